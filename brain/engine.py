@@ -1,0 +1,157 @@
+"""Engine: owns the state of one rank's cells and advances it.
+
+Vocabulary after NEST: ``prepare()`` once, ``run(n_steps)`` as often as needed,
+``close()``.  Between exchanges a rank runs ``period_steps`` steps with no
+communication; the period never exceeds the minimum delay, so every spike reaches
+its targets before it is due (temporal blocking).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .connectivity import Synapses
+from .inputs import dc_schedule, poisson_arrays
+from .kernels.delivery import _deliver
+from .kernels.neurons import _advance
+from .kernels.rng import STREAM_INIT, uniform
+from .model import Model
+
+__all__ = ["Engine", "exchange_period"]
+
+
+def exchange_period(min_delay_steps: int, interval_steps: int) -> int:
+    """Largest divisor of ``interval_steps`` that is <= ``min_delay_steps``.
+
+    Exchanges then align with bridge intervals and never come later than the
+    minimum delay allows.
+    """
+    if min_delay_steps < 1 or interval_steps < 1:
+        raise ValueError(f"min_delay_steps={min_delay_steps} and interval_steps="
+                         f"{interval_steps} must be >= 1")
+    return max(d for d in range(1, min(min_delay_steps, interval_steps) + 1)
+               if interval_steps % d == 0)
+
+
+class Engine:
+    """Simulates the cells ``local_gids`` of ``model`` with their incoming ``synapses``.
+
+    Parameters
+    ----------
+    model : built model (every rank has the same).
+    local_gids : int64[n_local], sorted global ids owned here.
+    synapses : incoming synapses of those cells (``brain.connectivity.connect``).
+    exchange : ``LocalExchange`` or ``MpiExchange``.
+    period_steps : steps between spike exchanges (<= model.min_delay_steps).
+    """
+
+    def __init__(self, model: Model, local_gids: np.ndarray, synapses: Synapses, exchange,
+                 period_steps: int):
+        if period_steps > model.min_delay_steps:
+            raise ValueError(f"period_steps = {period_steps} exceeds the minimum delay of "
+                             f"{model.min_delay_steps} steps")
+        if len(synapses.indptr) != model.n_cells + 1:
+            raise ValueError("synapses.indptr must have n_cells + 1 entries")
+        self.model = model
+        self.gid = np.ascontiguousarray(local_gids, dtype=np.int64)
+        self.syn = synapses
+        self.exchange = exchange
+        self.period_steps = period_steps
+        self.step = 0
+        self._prepared = False
+
+    @property
+    def n_local(self) -> int:
+        return len(self.gid)
+
+    @property
+    def time_ms(self) -> float:
+        return self.step * self.model.dt_ms
+
+    def prepare(self) -> None:
+        """Allocate and initialise state. V starts uniform in [V_reset, V_th) per cell
+        (keyed by gid) unless the cell type sets V_init_mV."""
+        m, tab = self.model, self.model.tables
+        n, n_r = self.n_local, len(m.params.receptors)
+        self.type_of = m.cells.type_id[self.gid].astype(np.int64)
+        v0 = np.empty(n)
+        for i, (g, t) in enumerate(zip(self.gid, self.type_of)):
+            ct = m.params.cell_types[t]
+            u = uniform(m.seed, STREAM_INIT, g, 0)
+            v0[i] = ct.V_init_mV if ct.V_init_mV is not None else \
+                ct.V_reset_mV + u * (ct.V_th_mV - ct.V_reset_mV)
+        self.v_mV = v0
+        self.refr = np.zeros(n, dtype=np.int64)
+        self.x = np.zeros((n_r, n))
+        self.g_nS = np.zeros((n_r, n))
+        max_delay = int(self.syn.delay_steps.max()) if self.syn.n else 1
+        self.ring_nS = np.zeros((max_delay + self.period_steps + 2, n_r, n))
+        self.receptor_of_source = tab.receptor_of_type[m.cells.type_id].astype(np.int64)
+        self.dc = dc_schedule(m, self.gid)
+        self.poisson_rate_Hz, self.poisson_w_nS = poisson_arrays(m, self.gid)
+        aff = m.params.afferents
+        self.aff_receptor = m.params.receptor_index(aff.receptor) if aff else -1
+        self.aff_rate_Hz = np.zeros(n)
+        self.aff_w_nS = np.full(n, aff.weight_nS if aff else 0.0)
+        self._spike_step = np.empty(n * self.period_steps, dtype=np.int64)
+        self._spike_idx = np.empty(n * self.period_steps, dtype=np.int64)
+        self._prepared = True
+
+    def set_afferent_rates(self, rate_Hz: np.ndarray) -> None:
+        """Afferent Poisson rate per local cell (Hz), held until the next call."""
+        rate_Hz = np.asarray(rate_Hz, dtype=np.float64)
+        if rate_Hz.shape != (self.n_local,):
+            raise ValueError(f"afferent rates: expected shape ({self.n_local},), "
+                             f"got {rate_Hz.shape}")
+        self.aff_rate_Hz[:] = rate_Hz
+
+    def run(self, n_steps: int):
+        """Advance ``n_steps`` (a multiple of period_steps).
+
+        Returns the spikes of the local cells: (steps int64[k], gids int64[k]),
+        sorted by (step, gid); spike time = step * dt_ms.
+        """
+        if not self._prepared:
+            raise RuntimeError("Engine.run() before prepare()")
+        if n_steps % self.period_steps:
+            raise ValueError(f"n_steps = {n_steps}: must be a multiple of the exchange "
+                             f"period ({self.period_steps} steps)")
+        out_steps, out_gids = [], []
+        for _ in range(n_steps // self.period_steps):
+            steps, gids = self._run_period()
+            out_steps.append(steps)
+            out_gids.append(gids)
+        if not out_steps:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(out_steps), np.concatenate(out_gids)
+
+    def _run_period(self):
+        m, tab = self.model, self.model.tables
+        start, stop = self.step, self.step + self.period_steps
+        n_spk = 0
+        s = start
+        while s < stop:
+            e = min(stop, self.dc.next_change(s))
+            n_spk, bad = _advance(
+                s, e - s, m.dt_ms, m.seed, self.gid, self.type_of, tab.C_m_pF, tab.g_L_nS,
+                tab.E_L_mV, tab.V_th_mV, tab.V_reset_mV, tab.ref_steps, tab.E_rev_mV,
+                tab.p11, tab.p21, tab.p22, tab.gain, self.dc.at(s), self.poisson_rate_Hz,
+                self.poisson_w_nS, self.aff_rate_Hz, self.aff_w_nS, self.aff_receptor,
+                self.ring_nS, self.v_mV, self.refr, self.x, self.g_nS,
+                self._spike_step, self._spike_idx, n_spk)
+            if bad:
+                raise FloatingPointError(f"{bad} membrane potentials became non-finite "
+                                         f"at t = {s * m.dt_ms:.1f} ms; check parameters")
+            s = e
+        steps = self._spike_step[:n_spk].copy()
+        gids = self.gid[self._spike_idx[:n_spk]]
+        all_steps, all_gids = self.exchange.exchange(steps, gids)
+        _deliver(all_steps, all_gids, self.syn.indptr, self.syn.target, self.syn.weight_nS,
+                 self.syn.delay_steps, self.receptor_of_source, self.ring_nS)
+        self.step = stop
+        return steps, gids
+
+    def close(self) -> None:
+        """Release the state arrays."""
+        self._prepared = False
+        for name in ("ring_nS", "x", "g_nS", "v_mV"):
+            self.__dict__.pop(name, None)

@@ -1,0 +1,100 @@
+"""The built model: the arrays the engine consumes, and nothing else crosses.
+
+``build_model`` turns a ``BrainParams`` into atlas -> cells -> per-type tables.
+Synapses are not part of the model: each rank draws its own (``brain.connectivity``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .atlas import Atlas, synthetic_patch
+from .params import BrainParams
+from .placement import Cells, place_cells
+from .propagators import propagator
+
+__all__ = ["Model", "TypeTables", "build_model"]
+
+
+@dataclass(frozen=True)
+class TypeTables:
+    """Per cell type parameter rows (index = type id), float64 unless noted.
+
+    E_rev_mV, p11, p21, p22, gain : [n_types, n_receptors], the receptor propagators
+    seen by a *postsynaptic* cell of each type.
+    receptor_of_type : int64[n_types], receptor each type releases.
+    ref_steps : int64[n_types], refractory period in steps.
+    """
+
+    C_m_pF: np.ndarray
+    g_L_nS: np.ndarray
+    E_L_mV: np.ndarray
+    V_th_mV: np.ndarray
+    V_reset_mV: np.ndarray
+    ref_steps: np.ndarray
+    E_rev_mV: np.ndarray
+    p11: np.ndarray
+    p21: np.ndarray
+    p22: np.ndarray
+    gain: np.ndarray
+    receptor_of_type: np.ndarray
+
+
+@dataclass(frozen=True)
+class Model:
+    """A built brain model: description, atlas, cells and per-type tables."""
+
+    params: BrainParams
+    atlas: Atlas
+    cells: Cells
+    tables: TypeTables
+    dt_ms: float
+    seed: int
+
+    @property
+    def n_cells(self) -> int:
+        return self.cells.n
+
+    @property
+    def min_delay_steps(self) -> int:
+        """Lower bound on every synaptic delay (steps): sets the spike-exchange period."""
+        return max(1, int(round(self.params.delays.min_ms / self.dt_ms)))
+
+    def cells_of_type(self, name: str) -> np.ndarray:
+        """Sorted gids (int64) of the cells of type ``name``."""
+        return np.flatnonzero(self.cells.type_id == self.params.type_index(name)).astype(np.int64)
+
+
+def _type_tables(params: BrainParams, dt_ms: float) -> TypeTables:
+    n_t, n_r = len(params.cell_types), len(params.receptors)
+    coeff = {k: np.zeros((n_t, n_r)) for k in ("E_rev_mV", "p11", "p21", "p22", "gain")}
+    for t, ct in enumerate(params.cell_types):
+        for r, rec in enumerate(params.receptors):
+            tau = ct.tau_syn_ms.get(rec.name, rec.tau_ms)
+            prop = propagator(rec.kind, rec.tau_rise_ms if rec.kind == "dual_exp" else tau,
+                              tau, dt_ms)
+            coeff["E_rev_mV"][t, r] = rec.E_rev_mV
+            coeff["p11"][t, r], coeff["p21"][t, r] = prop.p11, prop.p21
+            coeff["p22"][t, r], coeff["gain"][t, r] = prop.p22, prop.gain
+
+    def col(name):
+        return np.array([getattr(ct, name) for ct in params.cell_types], dtype=np.float64)
+
+    return TypeTables(
+        C_m_pF=col("C_m_pF"), g_L_nS=col("g_L_nS"), E_L_mV=col("E_L_mV"),
+        V_th_mV=col("V_th_mV"), V_reset_mV=col("V_reset_mV"),
+        ref_steps=np.rint(col("t_ref_ms") / dt_ms).astype(np.int64),
+        receptor_of_type=np.array([params.receptor_index(ct.receptor)
+                                   for ct in params.cell_types], dtype=np.int64),
+        **coeff)
+
+
+def build_model(params: BrainParams, dt_ms: float, seed: int) -> Model:
+    """Atlas -> cell placement -> tables. Cheap (O(cells)); every rank builds it."""
+    if not (dt_ms > 0):
+        raise ValueError(f"dt_ms = {dt_ms!r}: must be > 0")
+    atlas = synthetic_patch(params.atlas)
+    cells = place_cells(atlas, params.cell_types, params.density_scale, seed)
+    return Model(params=params, atlas=atlas, cells=cells, tables=_type_tables(params, dt_ms),
+                 dt_ms=dt_ms, seed=seed)

@@ -1,0 +1,117 @@
+"""The two halves of the co-simulation loop, shared by the embedded and MPI runs.
+
+``BrainSide.interval(k)`` and ``BodySide.interval(k)`` do the same work whether they
+run in one process (embedded) or on different ranks (MPI): only the bridge ends and
+the spike transport differ, so both modes give the same numbers.
+
+Schedule (interval k, K intervals): the brain receives afferents A_k, runs, sends
+motor counts C_k; the body receives C_k, steps, and sends A_{k+2} (with lag) or
+A_{k+1} (lockstep).  With lag the body sends A_0 = A_1 (rest state) at start, so
+the brain computes interval k+1 while the body computes interval k.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from body import afferent_rates_Hz
+from bridge import Afferents, Hello, MotorCounts, afferent_drive_Hz
+
+from .build import afferent_map, build_pools, make_transfer
+
+__all__ = ["BrainSide", "BodySide", "flush_points"]
+
+
+def flush_points(scene) -> int:
+    """Intervals per output chunk."""
+    return max(1, int(round(scene.run.flush_every_ms / scene.bridge.interval_ms)))
+
+
+class BrainSide:
+    """One brain rank's part: afferents in, engine run, motor counts out."""
+
+    def __init__(self, scene, model, engine, end, spikes):
+        self.scene, self.model, self.engine, self.end, self.spikes = \
+            scene, model, engine, end, spikes
+
+    def start(self) -> None:
+        hello = self.end.recv_hello()
+        n_m = len(hello.muscle_names)
+        self.pools = build_pools(self.scene, self.model, n_m)
+        gids, channel = afferent_map(self.model, n_m)
+        local = np.isin(self.engine.gid, gids)
+        self._aff_local = np.flatnonzero(local)
+        self._aff_channel = channel[np.searchsorted(gids, self.engine.gid[local])]
+        aff = self.scene.brain.afferents
+        self._fibres = aff.fibres_per_cell if aff else 0.0
+        self._drive = np.zeros(self.engine.n_local)
+
+    def interval(self, k: int) -> None:
+        rates = self.end.recv_afferents(k).rates_Hz
+        self._drive[self._aff_local] = afferent_drive_Hz(rates, self._aff_channel, self._fibres)
+        self.engine.set_afferent_rates(self._drive)
+        steps, gids = self.engine.run(self.scene.interval_steps)
+        self.end.send_counts(MotorCounts(interval=k, counts=self.pools.count(gids)))
+        self.spikes.add(steps, gids)
+
+    def finish(self) -> None:
+        self.end.close()
+
+
+class BodySide:
+    """The body's part: counts in, excitation, MuJoCo steps, afferents out; writes output."""
+
+    def __init__(self, scene, model, body, end, spike_chunks, writer_factory):
+        self.scene, self.model, self.body, self.end = scene, model, body, end
+        self.spike_chunks = spike_chunks          # callable -> (steps, gids) of the chunk
+        self.writer_factory = writer_factory      # callable(pools) -> RunWriter
+        self.K = scene.n_intervals
+        self.lead = 2 if scene.bridge.lag else 1
+        self.every = flush_points(scene)
+
+    def start(self) -> None:
+        names = self.body.muscle_names
+        self.pools = build_pools(self.scene, self.model, len(names))
+        self.transfer = make_transfer(self.scene.bridge, names, self.pools)
+        self.writer = self.writer_factory(self.pools)
+        self.end.send_hello(Hello(muscle_names=names, interval_ms=self.scene.bridge.interval_ms))
+        rest = self._afferents()
+        self.sent = {}
+        for j in range(min(self.lead, self.K)):
+            self._send(j, rest)
+        self._rows = []
+
+    def _afferents(self) -> np.ndarray:
+        return afferent_rates_Hz(self.body.proprioception(), self.scene.afferents)
+
+    def _send(self, j: int, rates: np.ndarray) -> None:
+        self.sent[j] = rates
+        self.end.send_afferents(Afferents(interval=j, rates_Hz=rates))
+
+    def interval(self, k: int) -> None:
+        counts = self.end.recv_counts(k).counts
+        drive = counts if self.scene.bridge.motor_output else np.zeros_like(counts)
+        excitation = self.transfer(drive)
+        self.body.step(excitation, self.scene.bridge.interval_ms * 1e-3)
+        state = self.body.state()
+        j = k + self.lead
+        if j < self.K:
+            self._send(j, self._afferents())
+        self._rows.append((k, counts, self.sent.pop(k), state))
+        if (k + 1) % self.every == 0 or k == self.K - 1:
+            self._flush()
+
+    def _flush(self) -> None:
+        steps, gids = self.spike_chunks()
+        rows = self._rows
+        body_rows = {key: np.array([getattr(r[3], key) for r in rows]) for key in
+                     ("time_s", "qpos", "qvel", "excitation", "activation", "force_N",
+                      "length_m", "velocity_m_per_s")}
+        bridge_rows = {"interval": np.array([r[0] for r in rows], dtype=np.int64),
+                       "counts": np.array([r[1] for r in rows], dtype=np.int64),
+                       "afferent_rates_Hz": np.array([r[2] for r in rows])}
+        self.writer.write_chunk(steps, gids, body_rows, bridge_rows)
+        self._rows = []
+
+    def finish(self, **stats) -> None:
+        self.end.close()
+        self.writer.close(**stats)

@@ -1,0 +1,130 @@
+"""The run's HDF5 file: SONATA spikes, cell table, body and bridge time series.
+
+Everything is appended in chunks and flushed, so a run cut short leaves a readable
+file with everything up to the last chunk.  Layout::
+
+    /spikes/brain/timestamps   float64[k] ms     (SONATA; sorted by time, then node id)
+    /spikes/brain/node_ids     uint64[k]
+    /cells/{type_id, type_names, region, layer, voxel, pos_um, pool}
+    /body/{time_s, qpos, qvel, excitation, activation, force_N, length_m, velocity_m_per_s}
+    /bridge/{interval, counts, afferent_rates_Hz, pool_size}
+    /scene  (the scene file text); attrs: version, seed, mode, ranks, wall_s, ...
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import h5py
+import numpy as np
+
+__all__ = ["RunWriter", "SpikeBuffer", "package_version"]
+
+
+def package_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("brain-body-cosim")
+    except Exception:  # not installed (running from a checkout)
+        return "0+unknown"
+
+
+class SpikeBuffer:
+    """Spikes collected since the last chunk, returned sorted by (step, gid)."""
+
+    def __init__(self):
+        self._steps, self._gids = [], []
+
+    def add(self, steps: np.ndarray, gids: np.ndarray) -> None:
+        self._steps.append(np.asarray(steps, dtype=np.int64))
+        self._gids.append(np.asarray(gids, dtype=np.int64))
+
+    def take(self):
+        if not self._steps:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        steps, gids = np.concatenate(self._steps), np.concatenate(self._gids)
+        self._steps, self._gids = [], []
+        order = np.lexsort((gids, steps))
+        return steps[order], gids[order]
+
+
+def _appendable(group, name, row_shape, dtype):
+    return group.create_dataset(name, shape=(0, *row_shape), maxshape=(None, *row_shape),
+                                dtype=dtype, chunks=(max(1, 4096 // max(1, int(np.prod(row_shape)))),
+                                                     *row_shape) if row_shape else (4096,))
+
+
+def _append(ds, rows):
+    rows = np.asarray(rows)
+    n = ds.shape[0]
+    ds.resize(n + len(rows), axis=0)
+    ds[n:] = rows
+
+
+class RunWriter:
+    """Writes one run. Create, ``write_chunk`` as the run goes, ``close`` at the end."""
+
+    def __init__(self, path, scene, cells_table: dict, muscle_names, joint_names,
+                 pool_size: np.ndarray, nq: int, nv: int, mode: str, n_brain_ranks: int):
+        self.path = str(path)
+        self.dt_ms = scene.run.dt_ms
+        self.f = h5py.File(self.path, "w")
+        f = self.f
+        f.attrs.update(version=package_version(), seed=scene.run.seed, mode=mode,
+                       n_brain_ranks=n_brain_ranks, scene_path=scene.path,
+                       dt_ms=scene.run.dt_ms, interval_ms=scene.bridge.interval_ms,
+                       duration_ms=scene.run.duration_ms, complete=False,
+                       created=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        f.create_dataset("scene", data=scene.text)
+        f.attrs["scene_resolved"] = json.dumps(_resolved(scene), default=str)
+        pop = f.create_group("spikes").create_group("brain")
+        pop.attrs["sorting"] = "by_time"
+        self.t = _appendable(pop, "timestamps", (), np.float64)
+        self.t.attrs["units"] = "ms"
+        self.ids = _appendable(pop, "node_ids", (), np.uint64)
+        cells = f.create_group("cells")
+        for k, v in cells_table.items():
+            v = np.asarray(v)
+            if v.dtype == object:
+                v = v.astype("S")
+            cells.create_dataset(k, data=v)
+        n_m = len(muscle_names)
+        body = f.create_group("body")
+        body.attrs["muscle_names"] = list(muscle_names)
+        body.attrs["joint_names"] = list(joint_names)
+        self.body = {"time_s": _appendable(body, "time_s", (), np.float64),
+                     "qpos": _appendable(body, "qpos", (nq,), np.float64),
+                     "qvel": _appendable(body, "qvel", (nv,), np.float64)}
+        for k in ("excitation", "activation", "force_N", "length_m", "velocity_m_per_s"):
+            self.body[k] = _appendable(body, k, (n_m,), np.float64)
+        bridge = f.create_group("bridge")
+        bridge.create_dataset("pool_size", data=np.asarray(pool_size))
+        self.bridge = {"interval": _appendable(bridge, "interval", (), np.int64),
+                       "counts": _appendable(bridge, "counts", (len(pool_size),), np.int64),
+                       "afferent_rates_Hz": _appendable(bridge, "afferent_rates_Hz",
+                                                        (n_m, 3), np.float64)}
+        self.n_spikes = 0
+        f.flush()
+
+    def write_chunk(self, spike_steps, spike_gids, body_rows: dict, bridge_rows: dict) -> None:
+        """Append one chunk and flush. Spikes sorted by (step, gid); rows: name -> array."""
+        _append(self.t, np.asarray(spike_steps, dtype=np.float64) * self.dt_ms)
+        _append(self.ids, np.asarray(spike_gids, dtype=np.uint64))
+        self.n_spikes += len(spike_gids)
+        for k, ds in self.body.items():
+            _append(ds, body_rows[k])
+        for k, ds in self.bridge.items():
+            _append(ds, bridge_rows[k])
+        self.f.flush()
+
+    def close(self, **stats) -> None:
+        """Record run statistics (e.g. wall_s) as attributes and close the file."""
+        self.f.attrs.update(stats)
+        self.f.attrs["complete"] = True
+        self.f.close()
+
+
+def _resolved(scene) -> dict:
+    import dataclasses
+    return {k: dataclasses.asdict(getattr(scene, k)) for k in
+            ("run", "brain", "body", "afferents", "bridge")}

@@ -1,0 +1,212 @@
+"""MPMD roles: ``python -m brain SCENE`` (N ranks) and ``python -m body SCENE`` (1 rank).
+
+Each program knows its role; ranks learn everyone's role with one allgather on
+``COMM_WORLD`` (the MPI app number is checked where the launcher sets it), split
+off a brain communicator, and then run the same loops as the embedded runner.
+Any exception on any rank prints ``rank R (role): message`` and aborts the whole
+job, so an error never leaves the others hanging.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+
+__all__ = ["brain_main", "body_main"]
+
+TAG_SPIKES = 21
+
+
+def _parser(prog: str, role: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=f"The {role} program of an MPMD "
+                                "co-simulation (see `cosim launch`).")
+    p.add_argument("scene", help="scene file (TOML)")
+    p.add_argument("--seed", type=int, help="override run.seed")
+    p.add_argument("--duration", type=float, metavar="MS", help="override run.duration_ms")
+    p.add_argument("-o", "--output", default="run.h5", help="output HDF5 (written by the body rank)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _scene(args):
+    from .scene import load
+    scene = load(args.scene)
+    changes = {}
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.duration is not None:
+        changes["duration_ms"] = args.duration
+    return scene.with_run(**changes) if changes else scene
+
+
+def _roles(world, role: str):
+    """(brain world ranks, body world rank); checks app numbers and scene agreement."""
+    from mpi4py import MPI
+    appnum = world.Get_attr(MPI.APPNUM)
+    roles = world.allgather(role)
+    apps = world.allgather(appnum)
+    if None not in apps:
+        expected = {"brain": 0, "body": 1}
+        for r, (ro, a) in enumerate(zip(roles, apps)):
+            if expected[ro] != a:
+                raise RuntimeError(f"rank {r} runs the {ro} program as MPI app {a}; "
+                                   "launch brain first: mpiexec -n N python -m brain SCENE "
+                                   ": -n 1 python -m body SCENE")
+    brains = [r for r, ro in enumerate(roles) if ro == "brain"]
+    bodies = [r for r, ro in enumerate(roles) if ro == "body"]
+    if len(bodies) != 1 or not brains:
+        raise RuntimeError(f"need >= 1 brain rank and exactly 1 body rank, got "
+                           f"{len(brains)} brain and {len(bodies)} body ranks")
+    return brains, bodies[0]
+
+
+def _check_same_scene(world, scene) -> None:
+    digest = hashlib.sha256((scene.text + repr(scene.run)).encode()).hexdigest()
+    digests = world.allgather(digest)
+    if len(set(digests)) != 1:
+        raise RuntimeError("ranks loaded different scenes or overrides; give every program "
+                           "the same SCENE, --seed and --duration")
+
+
+def _guard(role: str, fn, argv):
+    """Run ``fn`` with MPI; on any error print it with the rank and abort the job."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    from mpi4py import MPI
+    world = MPI.COMM_WORLD
+    try:
+        fn(world, argv)
+    except BaseException as exc:  # noqa: BLE001 - any failure must abort the whole job
+        from .scene import SceneError
+        msg = str(exc) if isinstance(exc, (SceneError, RuntimeError, ValueError)) else \
+            traceback.format_exc()
+        print(f"rank {world.Get_rank()} ({role}): {msg}", file=sys.stderr, flush=True)
+        world.Abort(1)
+
+
+class _SpikeForwarder:
+    """Brain rank: buffer local spikes, send them to the body rank once per chunk."""
+
+    def __init__(self, world, body_rank):
+        from .output import SpikeBuffer
+        self.world, self.body_rank, self.buf = world, body_rank, SpikeBuffer()
+        self._req, self._data = None, None
+
+    def add(self, steps, gids):
+        self.buf.add(steps, gids)
+
+    def send_chunk(self):
+        from brain.exchange import wait
+        if self._req is not None:
+            wait(self._req)
+        steps, gids = self.buf.take()
+        self._data = np.ascontiguousarray(np.stack([steps, gids], axis=1).ravel())
+        self._req = self.world.Isend(self._data, dest=self.body_rank, tag=TAG_SPIKES)
+
+    def close(self):
+        from brain.exchange import wait
+        if self._req is not None:
+            wait(self._req)
+
+
+class _SpikeCollector:
+    """Body rank: one chunk from every brain rank, merged and sorted by (step, gid)."""
+
+    def __init__(self, world, brain_ranks):
+        self.world, self.brain_ranks = world, brain_ranks
+
+    def take(self):
+        from mpi4py import MPI
+        from .output import SpikeBuffer
+        buf = SpikeBuffer()
+        status = MPI.Status()
+        for r in self.brain_ranks:
+            while not self.world.Iprobe(source=r, tag=TAG_SPIKES, status=status):
+                time.sleep(2e-5)
+            data = np.empty(status.Get_count(MPI.INT64_T), dtype=np.int64)
+            self.world.Recv(data, source=r, tag=TAG_SPIKES)
+            pairs = data.reshape(-1, 2)
+            buf.add(pairs[:, 0], pairs[:, 1])
+        return buf.take()
+
+
+def _brain(world, argv):
+    from brain.exchange import MpiExchange
+    from bridge import MpiBrainEnd
+    from .build import build_brain_model, build_engine
+    from .loop import BrainSide, flush_points
+
+    args = _parser("python -m brain", "brain").parse_args(argv)
+    scene = _scene(args)
+    brains, body_rank = _roles(world, "brain")
+    _check_same_scene(world, scene)
+    comm = world.Split(0, world.Get_rank())
+    model = build_brain_model(scene)
+    engine = build_engine(scene, model, comm.Get_size(), comm.Get_rank(), MpiExchange(comm))
+    spikes = _SpikeForwarder(world, body_rank)
+    side = BrainSide(scene, model, engine, MpiBrainEnd(world, body_rank), spikes)
+    side.start()
+    every, K = flush_points(scene), scene.n_intervals
+    for k in range(K):
+        side.interval(k)
+        if (k + 1) % every == 0 or k == K - 1:
+            spikes.send_chunk()
+    spikes.close()
+    side.finish()
+    n_syn = comm.reduce(engine.syn.n, root=0)
+    if comm.Get_rank() == 0:
+        world.send(n_syn, dest=body_rank, tag=TAG_SPIKES + 1)
+
+
+def _body(world, argv):
+    from bridge import MpiBodyEnd
+    from .build import build_body, build_brain_model, cell_table
+    from .loop import BodySide
+    from .output import RunWriter
+    from .progress import Progress
+
+    args = _parser("python -m body", "body").parse_args(argv)
+    scene = _scene(args)
+    brains, _ = _roles(world, "body")
+    _check_same_scene(world, scene)
+    world.Split(1, world.Get_rank())
+    t0 = time.perf_counter()
+    model = build_brain_model(scene)
+    body = build_body(scene)
+    end = MpiBodyEnd(world, brains, n_pools=body.n_muscles)
+
+    def writer(pools):
+        return RunWriter(args.output, scene, cell_table(model, pools), body.muscle_names,
+                         body.joint_names, pools.size, body.model.nq, body.model.nv,
+                         mode="mpi", n_brain_ranks=len(brains))
+
+    side = BodySide(scene, model, body, end, _SpikeCollector(world, brains).take, writer)
+    side.start()
+    t1 = time.perf_counter()
+    with Progress(scene, enabled=not args.no_progress) as bar:
+        for k in range(scene.n_intervals):
+            side.interval(k)
+            bar.update(k)
+    run_s = time.perf_counter() - t1
+    n_syn = world.recv(source=brains[0], tag=TAG_SPIKES + 1)
+    n_spikes = side.writer.n_spikes
+    side.finish(build_s=t1 - t0, run_wall_s=run_s, n_synapses=n_syn,
+                real_time_factor=run_s / (scene.run.duration_ms * 1e-3))
+    print(f"wrote {args.output}: {n_spikes} spikes, {scene.run.duration_ms:.0f} ms simulated "
+          f"in {run_s:.2f} s ({run_s / (scene.run.duration_ms * 1e-3):.2f} s wall / s sim, "
+          f"{len(brains)} brain ranks)", flush=True)
+
+
+def brain_main(argv=None) -> None:
+    """Entry point of ``python -m brain``."""
+    _guard("brain", _brain, sys.argv[1:] if argv is None else argv)
+
+
+def body_main(argv=None) -> None:
+    """Entry point of ``python -m body``."""
+    _guard("body", _body, sys.argv[1:] if argv is None else argv)

@@ -1,0 +1,69 @@
+"""The embedded run: brain, bridge and body in one process, no MPI."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import time
+
+from brain.exchange import LocalExchange
+from bridge import in_process_pair
+
+from .build import build_body, build_brain_model, build_engine, cell_table
+from .loop import BodySide, BrainSide
+from .output import RunWriter, SpikeBuffer
+from .progress import Progress
+
+__all__ = ["RunResult", "run_embedded"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced. wall_s: total; run_wall_s: the loop alone (after building)."""
+
+    path: str
+    n_spikes: int
+    n_cells: int
+    n_synapses: int
+    build_s: float
+    run_wall_s: float
+    simulated_ms: float
+
+    @property
+    def real_time_factor(self) -> float:
+        """Wall seconds per simulated second of the loop."""
+        return self.run_wall_s / (self.simulated_ms * 1e-3)
+
+
+def run_embedded(scene, out_path, progress: bool = True) -> RunResult:
+    """Run ``scene`` in this process and write ``out_path`` (HDF5)."""
+    t0 = time.perf_counter()
+    model = build_brain_model(scene)
+    engine = build_engine(scene, model, 1, 0, LocalExchange())
+    body = build_body(scene)
+    brain_end, body_end = in_process_pair()
+    spikes = SpikeBuffer()
+    brain = BrainSide(scene, model, engine, brain_end, spikes)
+
+    def writer(pools):
+        return RunWriter(out_path, scene, cell_table(model, pools), body.muscle_names,
+                         body.joint_names, pools.size, body.model.nq, body.model.nv,
+                         mode="embedded", n_brain_ranks=1)
+
+    body_side = BodySide(scene, model, body, body_end, spikes.take, writer)
+    body_side.start()
+    brain.start()
+    build_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    with Progress(scene, enabled=progress) as bar:
+        for k in range(scene.n_intervals):
+            brain.interval(k)
+            body_side.interval(k)
+            bar.update(k)
+    run_s = time.perf_counter() - t1
+    n_spikes = body_side.writer.n_spikes
+    brain.finish()
+    body_side.finish(build_s=build_s, run_wall_s=run_s,
+                     real_time_factor=run_s / (scene.run.duration_ms * 1e-3),
+                     n_synapses=engine.syn.n)
+    return RunResult(path=str(out_path), n_spikes=n_spikes, n_cells=model.n_cells,
+                     n_synapses=engine.syn.n, build_s=build_s, run_wall_s=run_s,
+                     simulated_ms=scene.run.duration_ms)
