@@ -92,6 +92,7 @@ class Engine:
         self.aff_receptor = m.params.receptor_index(aff.receptor) if aff else -1
         self.aff_rate_Hz = np.zeros(n)
         self.aff_w_nS = np.full(n, aff.weight_nS if aff else 0.0)
+        self.stim_pA = np.zeros(n)
         self._spike_step = np.empty(n * self.period_steps, dtype=np.int64)
         self._spike_idx = np.empty(n * self.period_steps, dtype=np.int64)
         self._prepared = True
@@ -103,6 +104,15 @@ class Engine:
             raise ValueError(f"afferent rates: expected shape ({self.n_local},), "
                              f"got {rate_Hz.shape}")
         self.aff_rate_Hz[:] = rate_Hz
+
+    def set_stimulus_current(self, current_pA: np.ndarray) -> None:
+        """Extra current per local cell (pA) on top of the scene's DC stimuli, held until
+        the next call (e.g. an RL agent's stimulation)."""
+        current_pA = np.asarray(current_pA, dtype=np.float64)
+        if current_pA.shape != (self.n_local,) or not np.all(np.isfinite(current_pA)):
+            raise ValueError(f"stimulus current: expected {self.n_local} finite values, "
+                             f"got shape {current_pA.shape}")
+        self.stim_pA[:] = current_pA
 
     def run(self, n_steps: int):
         """Advance ``n_steps`` (a multiple of period_steps).
@@ -134,7 +144,7 @@ class Engine:
             n_spk, bad = _advance(
                 s, e - s, m.dt_ms, m.seed, self.gid, self.type_of, tab.C_m_pF, tab.g_L_nS,
                 tab.E_L_mV, tab.V_th_mV, tab.V_reset_mV, tab.ref_steps, tab.E_rev_mV,
-                tab.p11, tab.p21, tab.p22, tab.gain, self.dc.at(s), self.poisson_rate_Hz,
+                tab.p11, tab.p21, tab.p22, tab.gain, self.dc.at(s) + self.stim_pA, self.poisson_rate_Hz,
                 self.poisson_w_nS, self.aff_rate_Hz, self.aff_w_nS, self.aff_receptor,
                 self.ring_nS, self.v_mV, self.refr, self.x, self.g_nS,
                 self._spike_step, self._spike_idx, n_spk)

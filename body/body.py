@@ -1,0 +1,240 @@
+"""Body: a MuJoCo muscle model stepped by excitation, read out as state and proprioception.
+
+A plain class with no gymnasium dependency; `cosim.envs` wraps it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from body import muscles
+from body.model import joint_indices, joint_names, load_model, muscle_indices, muscle_names
+from body.params import BodyParams
+from body.proprioception import MuscleSense
+
+__all__ = ["Body", "BodyState"]
+
+# everything mj_step reads besides the model: time, qpos, qvel, act, solver warm start, ctrl,
+# applied forces, mocap, ... Restoring all of it makes reset() bit-exact.
+_FULL_STATE = mujoco.mjtState.mjSTATE_INTEGRATION
+_REL_TOL = 1e-9
+
+
+@dataclass(frozen=True, kw_only=True)
+class BodyState:
+    """A snapshot of the body (arrays are copies).
+
+    Attributes
+    ----------
+    time_s : float
+        Simulated time since the last reset (s).
+    qpos, qvel : numpy.ndarray of float64, shape (nq,), (nv,)
+        MuJoCo generalised positions (rad or m) and velocities (rad/s or m/s).
+    excitation : numpy.ndarray of float64, shape (n_muscles,)
+        Excitation currently applied, unitless in [0, 1].
+    activation : numpy.ndarray of float64, shape (n_muscles,)
+        Muscle activation, unitless in [0, 1].
+    force_N : numpy.ndarray of float64, shape (n_muscles,)
+        Muscle tension (N), positive when pulling.
+    length_m : numpy.ndarray of float64, shape (n_muscles,)
+        Musculotendon length (m).
+    velocity_m_per_s : numpy.ndarray of float64, shape (n_muscles,)
+        Musculotendon velocity (m/s), positive when lengthening.
+    """
+
+    time_s: float
+    qpos: np.ndarray
+    qvel: np.ndarray
+    excitation: np.ndarray
+    activation: np.ndarray
+    force_N: np.ndarray
+    length_m: np.ndarray
+    velocity_m_per_s: np.ndarray
+
+
+class Body:
+    """A MuJoCo musculoskeletal body driven by muscle excitations.
+
+    Construction loads ``params.mjcf_path`` and settles the model: it runs ``params.settle_s``
+    seconds from ``qpos0`` (or from the keyframe named ``rest`` if the MJCF has one) with
+    ``rest_excitation`` applied, and keeps the result as the initial state that `reset` restores.
+    The same excitation sequence after `reset` gives a bit-identical trajectory.
+
+    Parameters
+    ----------
+    params : BodyParams
+    rest_excitation : array_like of float, shape (n_muscles,), optional
+        Excitation held during settling and restored by `reset`, unitless in [0, 1];
+        default zeros.
+
+    Attributes
+    ----------
+    model, data : mujoco.MjModel, mujoco.MjData
+    muscle_names : tuple of str
+        Names of the muscle actuators, in the order of every per-muscle array.
+    joint_names : tuple of str
+        Names of the hinge and slide joints.
+    n_muscles : int
+    timestep_s : float
+        MuJoCo timestep (s).
+    """
+
+    def __init__(self, params: BodyParams, rest_excitation: np.ndarray | None = None) -> None:
+        self.params = params
+        self.model = load_model(params.mjcf_path)
+        if params.timestep_s is not None:
+            self.model.opt.timestep = params.timestep_s
+        self.data = mujoco.MjData(self.model)
+        self.timestep_s = float(self.model.opt.timestep)
+        self._muscle_ids = muscle_indices(self.model)
+        self.muscle_names = muscle_names(self.model)
+        self.n_muscles = len(self.muscle_names)
+        self._joint_ids = joint_indices(self.model)
+        self.joint_names = joint_names(self.model)
+        self._peak_force_N = muscles.peak_force_N(self.model, self._muscle_ids)
+        self._end_effector: tuple[str, int] | None = None
+
+        if rest_excitation is None:
+            rest_excitation = np.zeros(self.n_muscles)
+        self._settle(rest_excitation)
+        self.reset()
+
+    def _settle(self, rest_excitation: np.ndarray) -> None:
+        m, d = self.model, self.data
+        rest_key = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_KEY, "rest")
+        if rest_key >= 0:
+            mujoco.mj_resetDataKeyframe(m, d, rest_key)
+        else:
+            mujoco.mj_resetData(m, d)
+        # a keyframe may carry ctrl for non-muscle actuators; they are not ours to drive
+        d.ctrl[:] = 0.0
+        try:
+            muscles.set_excitation(m, d, self._muscle_ids, rest_excitation)
+        except ValueError as err:
+            raise ValueError(f"rest_{err}") from None
+        for _ in range(round(self.params.settle_s / self.timestep_s)):
+            mujoco.mj_step(m, d)
+        d.time = 0.0
+        self._settled_state = np.empty(mujoco.mj_stateSize(m, _FULL_STATE))
+        mujoco.mj_getState(m, d, self._settled_state, _FULL_STATE)
+
+    def reset(self, seed: int | None = None) -> None:
+        """Restore the settled state at time 0.
+
+        Parameters
+        ----------
+        seed : int, optional
+            Seeds the joint-position noise of ``params.init_qpos_noise``; without noise
+            (the default) it has no effect.
+        """
+        m, d = self.model, self.data
+        mujoco.mj_resetData(m, d)
+        mujoco.mj_setState(m, d, self._settled_state, _FULL_STATE)
+        if self.params.init_qpos_noise > 0:
+            self._perturb_joints(np.random.default_rng(seed))
+        mujoco.mj_forward(m, d)
+
+    def _perturb_joints(self, rng: np.random.Generator) -> None:
+        m = self.model
+        adr = m.jnt_qposadr[self._joint_ids]
+        q = self.data.qpos[adr] + rng.normal(0.0, self.params.init_qpos_noise, adr.shape)
+        limited = m.jnt_limited[self._joint_ids].astype(bool)
+        lo, hi = m.jnt_range[self._joint_ids].T
+        self.data.qpos[adr] = np.where(limited, np.clip(q, lo, hi), q)
+
+    def step(self, excitation: np.ndarray, duration_s: float) -> None:
+        """Apply ``excitation`` and advance the physics by ``duration_s``.
+
+        Parameters
+        ----------
+        excitation : array_like of float, shape (n_muscles,)
+            Excitation per muscle, unitless, clipped to [0, 1]; held for the whole duration.
+        duration_s : float
+            Simulated time (s); a positive whole multiple of ``timestep_s``.
+
+        Raises
+        ------
+        ValueError
+            Wrong excitation shape or non-finite values; ``duration_s`` not positive or not
+            a whole multiple of the timestep.
+        """
+        n_steps = self._n_steps(duration_s)
+        muscles.set_excitation(self.model, self.data, self._muscle_ids, excitation)
+        m, d = self.model, self.data
+        for _ in range(n_steps):
+            mujoco.mj_step(m, d)
+
+    def _n_steps(self, duration_s: float) -> int:
+        if not (duration_s > 0) or not np.isfinite(duration_s):
+            raise ValueError(f"duration_s = {duration_s!r}: must be finite and > 0")
+        n = round(duration_s / self.timestep_s)
+        if n < 1 or abs(n * self.timestep_s - duration_s) > _REL_TOL * duration_s:
+            raise ValueError(
+                f"duration_s = {duration_s!r}: must be a whole multiple of the timestep "
+                f"{self.timestep_s!r} s"
+            )
+        return n
+
+    def state(self) -> BodyState:
+        """A copy of the current state; see `BodyState`."""
+        m, d, ids = self.model, self.data, self._muscle_ids
+        return BodyState(
+            time_s=float(d.time),
+            qpos=d.qpos.copy(),
+            qvel=d.qvel.copy(),
+            excitation=muscles.excitation(m, d, ids),
+            activation=muscles.activation(m, d, ids),
+            force_N=muscles.force_N(m, d, ids),
+            length_m=muscles.length_m(m, d, ids),
+            velocity_m_per_s=muscles.velocity_m_per_s(m, d, ids),
+        )
+
+    def proprioception(self) -> MuscleSense:
+        """Normalised muscle length, velocity and force (MuJoCo's muscle normalisation)."""
+        m, d, ids = self.model, self.data, self._muscle_ids
+        return MuscleSense(
+            length_norm=muscles.normalised_length(m, d, ids),
+            velocity_norm=muscles.normalised_velocity(m, d, ids),
+            force_norm=muscles.force_N(m, d, ids) / self._peak_force_N,
+        )
+
+    @property
+    def peak_force_N(self) -> np.ndarray:
+        """Resolved peak isometric force F0 per muscle (N); float64[n_muscles]."""
+        return self._peak_force_N.copy()
+
+    def end_effector_position_m(self) -> np.ndarray:
+        """World position (m) of the site, or else body, named ``params.end_effector``.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (3,)
+
+        Raises
+        ------
+        ValueError
+            The model has no site or body of that name (the message lists those it has).
+        """
+        if self._end_effector is None:
+            self._end_effector = self._find_end_effector(self.params.end_effector)
+        kind, idx = self._end_effector
+        pos = self.data.site_xpos[idx] if kind == "site" else self.data.xpos[idx]
+        return pos.copy()
+
+    def _find_end_effector(self, name: str) -> tuple[str, int]:
+        m = self.model
+        site = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, name)
+        if site >= 0:
+            return "site", site
+        body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, name)
+        if body >= 0:
+            return "body", body
+        sites = [m.site(i).name for i in range(m.nsite) if m.site(i).name]
+        bodies = [m.body(i).name for i in range(m.nbody) if m.body(i).name]
+        raise ValueError(
+            f"end_effector {name!r}: no site or body of that name in {self.params.mjcf_path}; "
+            f"sites: {sites}; bodies: {bodies}"
+        )

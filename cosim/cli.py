@@ -1,0 +1,148 @@
+"""``cosim``: run a scene embedded, launch it over MPI, report on a run, print versions."""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scene", help="scene file (TOML), or the name of a shipped scene, e.g. demo")
+    p.add_argument("-o", "--output", metavar="OUT.h5",
+                   help="output HDF5 file (default: <scene name>.h5 in the current folder)")
+    p.add_argument("--seed", type=int, metavar="S", help="override the scene's run.seed")
+    p.add_argument("--duration", type=float, metavar="MS",
+                   help="override run.duration_ms (simulated milliseconds)")
+    p.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cosim", description="Brain-body co-simulation: a spiking "
+                                "mouse motor-cortex model driving a MuJoCo forelimb.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run a scene in this process (no MPI needed)",
+                         description="Run SCENE embedded: brain, bridge and body in one "
+                         "process. Writes OUT.h5 and a summary figure OUT.png.")
+    _add_run_options(run)
+    run.add_argument("--no-figure", action="store_true", help="do not write the summary PNG")
+    launch = sub.add_parser("launch", help="run a scene as an MPI MPMD job",
+                            description="Run SCENE over MPI: mpiexec -n N python -m brain "
+                            "SCENE : -n 1 python -m body SCENE, with this environment's "
+                            "mpiexec and python.")
+    _add_run_options(launch)
+    launch.add_argument("--brain-ranks", type=int, default=2, metavar="N",
+                        help="number of brain ranks (default 2); one body rank is added")
+    launch.add_argument("--dry-run", action="store_true",
+                        help="print the mpiexec command instead of running it")
+    launch.add_argument("--slurm", metavar="FILE",
+                        help="also write a srun --multi-prog file for a SLURM cluster")
+    report = sub.add_parser("report", help="draw the summary figure of an output file",
+                            description="Write the summary figure (raster, rates, joint "
+                            "angles, excitation) of OUT.h5 to a PNG.")
+    report.add_argument("output", metavar="OUT.h5")
+    report.add_argument("--png", help="figure path (default: OUT.png)")
+    sub.add_parser("info", help="print versions of the package and its dependencies",
+                   description="Print versions of brain-body-cosim, Python, numpy, numba, "
+                   "mujoco, mpi4py, the MPI library, gymnasium and h5py.")
+    return p
+
+
+def _output_path(args) -> Path:
+    return Path(args.output) if args.output else Path(Path(args.scene).stem + ".h5")
+
+
+def _load(args):
+    from .scene import load
+    scene = load(args.scene)
+    changes = {}
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.duration is not None:
+        changes["duration_ms"] = args.duration
+    return scene.with_run(**changes) if changes else scene
+
+
+def _cmd_run(args) -> int:
+    from .report import summary_figure
+    from .runner import run_embedded
+    scene = _load(args)
+    out = _output_path(args)
+    r = run_embedded(scene, out, progress=not args.no_progress)
+    print(f"wrote {out}: {r.n_cells} cells, {r.n_synapses} synapses, {r.n_spikes} spikes; "
+          f"{r.simulated_ms:.0f} ms simulated in {r.run_wall_s:.2f} s "
+          f"({r.real_time_factor:.2f} s wall / s sim; build {r.build_s:.1f} s)")
+    if not args.no_figure:
+        png = summary_figure(out, out.with_suffix(".png"))
+        print(f"wrote {png}")
+    return 0
+
+
+def _cmd_launch(args) -> int:
+    from .launch import launch_env, mpmd_command, slurm_multiprog
+    scene = _load(args)  # validate before starting any rank
+    out = _output_path(args)
+    cmd = mpmd_command(scene.path, args.brain_ranks, out, args.seed, args.duration,
+                       progress=not args.no_progress)
+    if args.slurm:
+        Path(args.slurm).write_text(slurm_multiprog(Path(scene.path).resolve(), args.brain_ranks,
+                                                    out, args.seed, args.duration,
+                                                    python=sys.executable))
+        print(f"wrote {args.slurm}: srun -n {args.brain_ranks + 1} --multi-prog {args.slurm}")
+    if args.dry_run:
+        print(" ".join(cmd))
+        return 0
+    return subprocess.run(cmd, env=launch_env()).returncode
+
+
+def _cmd_report(args) -> int:
+    from .report import summary_figure
+    png = args.png or str(Path(args.output).with_suffix(".png"))
+    print(f"wrote {summary_figure(args.output, png)}")
+    return 0
+
+
+def versions() -> dict:
+    """Versions of the package and what it runs on (MPI only if it can be loaded)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("brain-body-cosim", "numpy", "numba", "mujoco", "mpi4py", "mpich",
+                 "gymnasium", "h5py"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "not installed"
+    try:
+        from mpi4py import MPI
+        out["MPI library"] = MPI.Get_library_version().splitlines()[0].strip()
+        out["MPI standard"] = "%d.%d" % MPI.Get_version()
+    except Exception as exc:  # MPI missing or broken: embedded mode still works
+        out["MPI library"] = f"unavailable ({exc})"
+    return out
+
+
+def _cmd_info(args) -> int:
+    for k, v in versions().items():
+        print(f"{k:18s} {v}")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    from .scene import SceneError
+    from bridge import ProtocolError
+    try:
+        return {"run": _cmd_run, "launch": _cmd_launch, "report": _cmd_report,
+                "info": _cmd_info}[args.command](args)
+    except (SceneError, ProtocolError, FileNotFoundError, ValueError) as exc:
+        # Our errors are one line on stderr; bugs keep their traceback.
+        print(f"cosim: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

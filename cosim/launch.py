@@ -1,0 +1,59 @@
+"""Build the MPMD command line (mpiexec, or a SLURM ``srun --multi-prog`` file)."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = ["mpiexec_path", "mpmd_command", "slurm_multiprog", "launch_env"]
+
+
+def mpiexec_path() -> str:
+    """The ``mpiexec`` next to this Python (from the mpich wheel), else the one on PATH."""
+    local = Path(sys.executable).parent / "mpiexec"
+    if local.exists():
+        return str(local)
+    found = shutil.which("mpiexec")
+    if not found:
+        raise FileNotFoundError("no mpiexec found; install one with: pip install mpich mpi4py")
+    return found
+
+
+def _program_args(scene, output, seed, duration_ms, progress: bool):
+    common = [str(scene)]
+    if seed is not None:
+        common += ["--seed", str(seed)]
+    if duration_ms is not None:
+        common += ["--duration", str(duration_ms)]
+    body = common + ["-o", str(output)] + ([] if progress else ["--no-progress"])
+    return common, body
+
+
+def mpmd_command(scene, brain_ranks: int, output, seed=None, duration_ms=None,
+                 progress: bool = True, python: str | None = None) -> list:
+    """``mpiexec -n N python -m brain SCENE : -n 1 python -m body SCENE -o OUT``."""
+    if brain_ranks < 1:
+        raise ValueError(f"--brain-ranks = {brain_ranks}: must be >= 1")
+    py = python or sys.executable
+    brain, body = _program_args(scene, output, seed, duration_ms, progress)
+    return [mpiexec_path(), "-n", str(brain_ranks), py, "-m", "brain", *brain,
+            ":", "-n", "1", py, "-m", "body", *body]
+
+
+def slurm_multiprog(scene, brain_ranks: int, output, seed=None, duration_ms=None,
+                    python: str = "python") -> str:
+    """Contents of a ``srun --multi-prog`` file: tasks 0..N-1 brain, task N body."""
+    brain, body = _program_args(scene, output, seed, duration_ms, progress=False)
+    first = "0" if brain_ranks == 1 else f"0-{brain_ranks - 1}"
+    return (f"# srun -n {brain_ranks + 1} --multi-prog THIS_FILE\n"
+            f"{first} {python} -m brain {' '.join(brain)}\n"
+            f"{brain_ranks} {python} -m body {' '.join(body)}\n")
+
+
+def launch_env() -> dict:
+    """Environment for the ranks: one thread each, so N ranks share the cores fairly."""
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("NUMBA_NUM_THREADS", "1")
+    return env
