@@ -52,7 +52,6 @@ def worker(a):
             row.setdefault(k, kw[k])
         if "rtf" not in row and {"wall_s", "spikes_E", "spikes_I"} <= set(row):
             row = finish_row(row, kw["N"], a.warmup_ms, a.duration_ms)
-        row.setdefault("peak_mem_mb", hwm_mb())
     else:
         raise SystemExit(f"unknown worker {a.worker}")
     row.setdefault("seed", a.seed)
@@ -116,6 +115,7 @@ def run_one(py, sim, N, threads, ranks, a, log_path):
     env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1",
                MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1", PYNEST_QUIET="1")
     env.pop("PYTHONPATH", None)
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
         log.write("$ " + " ".join(cmd) + "\n")
@@ -151,7 +151,10 @@ def run_one(py, sim, N, threads, ranks, a, log_path):
     # max RSS of the worker and every descendant it waited for (compiler,
     # standalone binary, mpirun children...), from wait4()
     row["peak_mem_tree_mb"] = ru.ru_maxrss / 1024.0
+    row.setdefault("peak_mem_mb", row["peak_mem_tree_mb"])
     row["process_total_s"] = total
+    row["process_cpu_s"] = ru.ru_utime + ru.ru_stime   # whole tree, incl. build
+    row["loadavg_1m_start"] = load0                     # machine load before the run
     row["log"] = log_path
     return row, None
 

@@ -118,7 +118,7 @@ class Engine:
         """Advance ``n_steps`` (a multiple of period_steps).
 
         Returns the spikes of the local cells: (steps int64[k], gids int64[k]),
-        sorted by (step, gid); spike time = step * dt_ms.
+        sorted by (step, gid); a spike of step m is stamped (m + 1) * dt_ms.
         """
         if not self._prepared:
             raise RuntimeError("Engine.run() before prepare()")

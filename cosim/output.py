@@ -108,7 +108,8 @@ class RunWriter:
 
     def write_chunk(self, spike_steps, spike_gids, body_rows: dict, bridge_rows: dict) -> None:
         """Append one chunk and flush. Spikes sorted by (step, gid); rows: name -> array."""
-        _append(self.t, np.asarray(spike_steps, dtype=np.float64) * self.dt_ms)
+        # A spike found in step m happened in (t_m, t_m+1]; it is stamped t_m+1 (as NEST does).
+        _append(self.t, (np.asarray(spike_steps, dtype=np.float64) + 1.0) * self.dt_ms)
         _append(self.ids, np.asarray(spike_gids, dtype=np.uint64))
         self.n_spikes += len(spike_gids)
         for k, ds in self.body.items():

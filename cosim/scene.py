@@ -229,9 +229,11 @@ def _parse(data: dict, ctx, base: Path, text: str) -> Scene:
 
 
 def _check_names(ctx, key, names, defined, what):
-    for i, n in enumerate(names):
+    """Every name in ``names`` (a list key, or one string) must be in ``defined``."""
+    listed = not isinstance(names, str)
+    for i, n in enumerate(names if listed else [names]):
         if n not in defined:
-            raise SceneError(ctx, f"{key}[{i}]" if isinstance(names, tuple) else key,
+            raise SceneError(ctx, f"{key}[{i}]" if listed else key,
                              f"unknown {what} {n!r}{_suggest(n, defined)}")
 
 
@@ -245,9 +247,9 @@ def _check_cross(scene: Scene) -> None:
     if not recs:
         raise SceneError(ctx, "brain.receptors", "at least one receptor is required")
     for t in b.cell_types:
-        _check_names(ctx, f"brain.cell_types.{t.name}.receptor", (t.receptor,), recs, "receptor")
+        _check_names(ctx, f"brain.cell_types.{t.name}.receptor", t.receptor, recs, "receptor")
         for r in t.tau_syn_ms:
-            _check_names(ctx, f"brain.cell_types.{t.name}.tau_syn_ms.{r}", (r,), recs, "receptor")
+            _check_names(ctx, f"brain.cell_types.{t.name}.tau_syn_ms.{r}", r, recs, "receptor")
     for i, rule in enumerate(b.connections):
         _check_names(ctx, f"brain.connections[{i}].pre", rule.pre, types_, "cell type")
         _check_names(ctx, f"brain.connections[{i}].post", rule.post, types_, "cell type")
@@ -256,7 +258,7 @@ def _check_cross(scene: Scene) -> None:
     weights = {}
     for i, inp in enumerate(b.poisson):
         _check_names(ctx, f"brain.poisson[{i}].cell_types", inp.cell_types, types_, "cell type")
-        _check_names(ctx, f"brain.poisson[{i}].receptor", (inp.receptor,), recs, "receptor")
+        _check_names(ctx, f"brain.poisson[{i}].receptor", inp.receptor, recs, "receptor")
         for t in inp.cell_types:
             w = weights.setdefault((t, inp.receptor), inp.weight_nS)
             if w != inp.weight_nS:
@@ -264,10 +266,10 @@ def _check_cross(scene: Scene) -> None:
                                  f"Poisson inputs onto {t}/{inp.receptor} must share one "
                                  f"weight ({w} vs {inp.weight_nS})")
     if b.afferents is not None:
-        _check_names(ctx, "brain.afferents.cell_type", (b.afferents.cell_type,), types_,
+        _check_names(ctx, "brain.afferents.cell_type", b.afferents.cell_type, types_,
                      "cell type")
-        _check_names(ctx, "brain.afferents.receptor", (b.afferents.receptor,), recs, "receptor")
-    _check_names(ctx, "bridge.pool_cell_type", (scene.bridge.pool_cell_type,), types_,
+        _check_names(ctx, "brain.afferents.receptor", b.afferents.receptor, recs, "receptor")
+    _check_names(ctx, "bridge.pool_cell_type", scene.bridge.pool_cell_type, types_,
                  "cell type")
     steps = scene.bridge.interval_ms / run.dt_ms
     if abs(steps - round(steps)) > 1e-9 or round(steps) < 1:

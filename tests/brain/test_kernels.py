@@ -1,0 +1,78 @@
+"""Each numba kernel against its slow twin in tests/reference.py (== where promised)."""
+import numpy as np
+
+from brain.kernels.delivery import _deliver
+from brain.kernels.neurons import _advance
+from brain.kernels.rng import poisson, uniform
+from brain.propagators import propagator
+from tests import reference as ref
+
+
+def test_rng_matches_python_twin_bit_for_bit():
+    for key in [(0, 0, 0, 0), (1, 2, 3, 4), (2**40, 5, 123456789, 2**33), (7, 1, 0, 99)]:
+        assert uniform(*key) == ref.uniform(*key)
+        assert poisson(*key, 1.1) == ref.poisson(*key, 1.1)
+
+
+def test_rng_streams_are_uniform_and_independent():
+    u = np.array([uniform(11, 3, i, 0) for i in range(20000)])
+    v = np.array([uniform(11, 4, i, 0) for i in range(20000)])
+    assert abs(u.mean() - 0.5) < 0.01 and abs(u.var() - 1 / 12) < 0.005
+    assert abs(np.corrcoef(u, v)[0, 1]) < 0.03
+    k = np.array([poisson(11, 3, i, 1, 2.5) for i in range(20000)])
+    assert abs(k.mean() - 2.5) < 0.05 and abs(k.var() - 2.5) < 0.1
+
+
+def test_deliver_matches_twin():
+    rng = np.random.default_rng(0)
+    n_cells, n_local, n_syn = 50, 20, 400
+    pre = np.sort(rng.integers(0, n_cells, n_syn))
+    indptr = np.zeros(n_cells + 1, np.int64)
+    np.cumsum(np.bincount(pre, minlength=n_cells), out=indptr[1:])
+    target = rng.integers(0, n_local, n_syn).astype(np.int32)
+    weight = rng.uniform(0.1, 2, n_syn).astype(np.float32)
+    delay = rng.integers(1, 15, n_syn).astype(np.uint8)
+    rec = rng.integers(0, 2, n_cells).astype(np.int64)
+    steps = np.sort(rng.integers(0, 10, 60)).astype(np.int64)
+    gids = rng.integers(0, n_cells, 60).astype(np.int64)
+    a = np.zeros((30, 2, n_local))
+    b = np.zeros((30, 2, n_local))
+    _deliver(steps, gids, indptr, target, weight, delay, rec, a)
+    ref.deliver(steps, gids, indptr, target, weight, delay, rec, b)
+    assert np.array_equal(a, b)
+
+
+def test_advance_matches_twin():
+    rng = np.random.default_rng(1)
+    n, n_r, dt, steps = 30, 2, 0.1, 300
+    props = [propagator("alpha", 1.0, 1.0, dt), propagator("alpha", 3.0, 3.0, dt)]
+    tab = {k: np.array([[getattr(p, k) for p in props]] * 2) for k in ("p11", "p21", "p22", "gain")}
+    E_rev = np.array([[0.0, -80.0]] * 2)
+    C, gL = np.array([250.0, 100.0]), np.array([12.5, 10.0])
+    EL, Vth, Vr = np.array([-70.0, -70.0]), np.array([-50.0, -50.0]), np.array([-60.0, -60.0])
+    ref_steps = np.array([20, 10])
+    type_of = rng.integers(0, 2, n).astype(np.int64)
+    i_dc = rng.uniform(0, 400, n)
+    ring = rng.uniform(0, 2, (steps, n_r, n)) * (rng.random((steps, n_r, n)) < 0.05)
+    v0 = rng.uniform(-65, -51, n)
+    v, refr, x, g = v0.copy(), np.zeros(n, np.int64), np.zeros((n_r, n)), np.zeros((n_r, n))
+    spk_s, spk_i = np.zeros(n * steps, np.int64), np.zeros(n * steps, np.int64)
+    zeros = np.zeros((n_r, n))
+    n_spk, bad = _advance(0, steps, dt, 1, np.arange(n, dtype=np.int64), type_of, C, gL, EL, Vth,
+                          Vr, ref_steps, E_rev, tab["p11"], tab["p21"], tab["p22"], tab["gain"],
+                          i_dc, zeros, zeros, np.zeros(n), np.zeros(n), -1, ring.copy(), v,
+                          refr, x, g, spk_s, spk_i, 0)
+    assert bad == 0 and n_spk > 10
+    twin_spikes = []
+    for i in range(n):
+        t = type_of[i]
+        vi, ri, xi, gi = v0[i], 0, [0.0, 0.0], [0.0, 0.0]
+        p = [(tab["p11"][t, r], tab["p21"][t, r], tab["p22"][t, r]) for r in range(n_r)]
+        for s in range(steps):
+            vi, ri, spiked = ref.advance_one_cell(
+                vi, ri, xi, gi, ring[s, :, i], i_dc[i], p, E_rev[t], tab["gain"][t], dt, C[t],
+                gL[t], EL[t], Vth[t], Vr[t], ref_steps[t])
+            if spiked:
+                twin_spikes.append((s, i))
+        assert vi == v[i]
+    assert sorted(twin_spikes) == sorted(zip(spk_s[:n_spk].tolist(), spk_i[:n_spk].tolist()))

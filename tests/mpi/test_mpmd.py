@@ -1,0 +1,85 @@
+"""The same scene over real mpiexec (1, 2, 3 brain ranks + 1 body rank) equals the
+embedded run bit for bit; a failing rank aborts the whole job with its message."""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from cosim.launch import launch_env, mpiexec_path, mpmd_command
+from cosim.runner import run_embedded
+from cosim.scene import load
+from tests.conftest import SMALL, write_scene
+
+pytestmark = pytest.mark.mpi
+
+
+def _read(path):
+    with h5py.File(path, "r") as f:
+        return {k: f[k][:] for k in ("spikes/brain/node_ids", "spikes/brain/timestamps",
+                                     "body/qpos", "body/qvel", "bridge/counts",
+                                     "bridge/afferent_rates_Hz", "cells/pos_um")}, dict(f.attrs)
+
+
+def _mpirun(cmd, timeout=300):
+    return subprocess.run(cmd, env=launch_env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mpi")
+    path = write_scene(tmp, "small.toml", **SMALL)
+    embedded = tmp / "embedded.h5"
+    run_embedded(load(path), embedded, progress=False)
+    return path, _read(embedded)[0], tmp
+
+
+@pytest.mark.parametrize("brain_ranks", [1, 2, 3])
+def test_mpi_equals_embedded(small, brain_ranks):
+    path, ref, tmp = small
+    out = tmp / f"mpi{brain_ranks}.h5"
+    res = _mpirun(mpmd_command(path, brain_ranks, out, progress=False))
+    assert res.returncode == 0, res.stderr[-3000:]
+    got, attrs = _read(out)
+    assert attrs["mode"] == "mpi" and attrs["n_brain_ranks"] == brain_ranks
+    assert len(ref["spikes/brain/node_ids"]) > 100
+    for key in ("spikes/brain/node_ids", "spikes/brain/timestamps", "bridge/counts",
+                "cells/pos_um"):
+        assert np.array_equal(got[key], ref[key]), key
+    for key in ("body/qpos", "body/qvel", "bridge/afferent_rates_Hz"):
+        assert got[key].shape == ref[key].shape
+        assert np.abs(got[key] - ref[key]).max() <= 1e-9, key
+
+
+def test_cosim_launch_runs_mpiexec(small):
+    path, ref, tmp = small
+    out = tmp / "launched.h5"
+    res = subprocess.run([sys.executable, "-m", "cosim", "launch", str(path), "--brain-ranks",
+                          "2", "-o", str(out), "--no-progress"], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert np.array_equal(_read(out)[0]["spikes/brain/node_ids"], ref["spikes/brain/node_ids"])
+
+
+def test_failing_rank_aborts_job_with_message(tmp_path):
+    # The muscle override names no muscle of the body: only the body rank can tell, while
+    # the brain ranks wait for it; the job must end at once with the body rank's message.
+    path = write_scene(tmp_path, "bad.toml", **SMALL,
+                       **{"[bridge.transfer]": "[bridge.muscles.tail]\ngain_per_Hz = 0.1\n\n"
+                          "[bridge.transfer]"})
+    res = _mpirun(mpmd_command(path, 2, tmp_path / "bad.h5", progress=False), timeout=120)
+    assert res.returncode != 0
+    assert "rank 2 (body)" in res.stderr and "muscles.tail" in res.stderr
+
+
+def test_wrong_program_order_is_reported(tmp_path):
+    path = write_scene(tmp_path, "s.toml", **SMALL)
+    py = sys.executable
+    cmd = [mpiexec_path(), "-n", "1", py, "-m", "body", str(path), "-o", str(tmp_path / "x.h5"),
+           ":", "-n", "1", py, "-m", "brain", str(path)]
+    res = _mpirun(cmd, timeout=120)
+    assert res.returncode != 0 and "launch brain first" in res.stderr
+    assert os.path.exists(path)
