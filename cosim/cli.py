@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="draw the summary figure of an output file",
                             description="Write the summary figure (raster, rates, joint "
                             "angles, excitation) of OUT.h5 to a PNG.")
-    report.add_argument("output", metavar="OUT.h5")
+    report.add_argument("output", metavar="OUT.h5", help="output file of a run")
     report.add_argument("--png", help="figure path (default: OUT.png)")
     sub.add_parser("info", help="print versions of the package and its dependencies",
                    description="Print versions of brain-body-cosim, Python, numpy, numba, "

@@ -25,7 +25,7 @@ def reachable_positions_m(body, n_samples: int, hold_s: float, seed: int) -> np.
     Parameters
     ----------
     body : body.Body
-        Left in its reset state afterwards.
+        Reset with ``seed`` before each pattern; left in that reset state afterwards.
     n_samples : int
         Number of excitation patterns (= positions).
     hold_s : float
@@ -40,8 +40,10 @@ def reachable_positions_m(body, n_samples: int, hold_s: float, seed: int) -> np.
         A read-only array, shared between callers with the same arguments.
     """
     n_steps = max(1, int(round(hold_s / body.timestep_s)))
+    body.reset(seed=seed)
+    start = body.state()  # the start state (rest excitation, any joint noise) is part of the key
     key = (os.path.realpath(body.params.mjcf_path), body.params.end_effector, body.timestep_s,
-           body.params.settle_s, n_samples, n_steps, seed, body.state().qpos.tobytes())
+           n_samples, n_steps, seed, start.qpos.tobytes(), start.activation.tobytes())
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
@@ -52,10 +54,10 @@ def reachable_positions_m(body, n_samples: int, hold_s: float, seed: int) -> np.
     positions = np.empty((n_samples, 3))
     duration_s = n_steps * body.timestep_s
     for i, excitation in enumerate(patterns):
-        body.reset()
+        body.reset(seed=seed)
         body.step(excitation, duration_s)
         positions[i] = body.end_effector_position_m()
-    body.reset()
+    body.reset(seed=seed)
     if not np.all(np.isfinite(positions)):
         raise FloatingPointError(
             f"{body.params.mjcf_path}: the simulation became non-finite while sampling the "
