@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels.connect import _connect_rule
+from .kernels.connect import _connect_rule, _fixed_indegree
 from .params import BrainParams
 from .placement import Cells
 
@@ -66,6 +66,14 @@ def _draw_rule(rule_index, rule, params, cells, local_gids, seed, cell_um):
     nx = int((xy[:, 0].max() - x0) // cell_um) + 1
     ny = int((xy[:, 1].max() - y0) // cell_um) + 1
     pre_sorted, pre_xy, indptr = _buckets(pre, xy[pre], cell_um, x0, y0, nx, ny)
+    if rule.indegree > 0:
+        # pre may include post cells themselves; one of them is excluded per target
+        if rule.indegree > len(pre) - 1:
+            raise ValueError(f"connections[{rule_index}]: indegree {rule.indegree} exceeds "
+                             f"the {len(pre)} candidate sources")
+        out_pre = np.empty(len(post) * rule.indegree, dtype=np.int64)
+        _fixed_indegree(post, pre, rule.indegree, seed, rule_index, out_pre)
+        return out_pre, np.repeat(post, rule.indegree)
     post_xy = np.ascontiguousarray(xy[post])
     args = (post, post_xy, pre_sorted, pre_xy, indptr, x0, y0, cell_um, nx, ny,
             rule.p_max, rule.sigma_um, rule.cutoff_sigmas * rule.sigma_um, seed, rule_index)
@@ -88,24 +96,27 @@ def connect(params: BrainParams, cells: Cells, local_gids: np.ndarray, dt_ms: fl
     dt_ms : simulation step (ms), for delays in steps.
     seed : model seed.
     """
-    pres, posts, weights, rules = [], [], [], []
+    pres, posts, weights, rules, fixed = [], [], [], [], []
     for r, rule in enumerate(params.connections):
         pre, post = _draw_rule(r, rule, params, cells, local_gids, seed, grid_um)
         pres.append(pre)
         posts.append(post)
         weights.append(np.full(len(pre), rule.weight_nS, dtype=np.float32))
         rules.append(np.full(len(pre), r, dtype=np.int64))
+        fixed.append(np.full(len(pre), np.nan if rule.delay_ms is None else rule.delay_ms))
     pre = np.concatenate(pres) if pres else np.zeros(0, np.int64)
     post = np.concatenate(posts) if posts else np.zeros(0, np.int64)
     weight = np.concatenate(weights) if weights else np.zeros(0, np.float32)
     rule = np.concatenate(rules) if rules else np.zeros(0, np.int64)
+    fixed_ms = np.concatenate(fixed) if fixed else np.zeros(0)
     # Row order (source, target gid, rule) fixes the order in which a target's input is
     # summed, so sums are bit-identical whatever the partition.
     order = np.lexsort((rule, post, pre))
-    pre, post, weight = pre[order], post[order], weight[order]
+    pre, post, weight, fixed_ms = pre[order], post[order], weight[order], fixed_ms[order]
     dist_um = np.linalg.norm(cells.pos_um[pre] - cells.pos_um[post], axis=1)
     d = params.delays
-    delay_ms = np.maximum(d.base_ms + dist_um / d.velocity_um_per_ms, d.min_ms)
+    delay_ms = np.where(np.isnan(fixed_ms), d.base_ms + dist_um / d.velocity_um_per_ms, fixed_ms)
+    delay_ms = np.maximum(delay_ms, d.min_ms)
     delay_steps = np.rint(delay_ms / dt_ms).astype(np.int64)
     if delay_steps.size and delay_steps.max() > 255:
         raise ValueError(f"a delay of {delay_steps.max() * dt_ms:.1f} ms exceeds 255 steps; "

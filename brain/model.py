@@ -14,7 +14,7 @@ from .params import BrainParams
 from .placement import Cells, place_cells
 from .propagators import propagator
 
-__all__ = ["Model", "TypeTables", "build_model"]
+__all__ = ["Model", "TypeTables", "build_model", "build_population_model"]
 
 
 @dataclass(frozen=True)
@@ -96,5 +96,28 @@ def build_model(params: BrainParams, dt_ms: float, seed: int) -> Model:
         raise ValueError(f"dt_ms = {dt_ms!r}: must be > 0")
     atlas = synthetic_patch(params.atlas)
     cells = place_cells(atlas, params.cell_types, params.density_scale, seed)
+    return Model(params=params, atlas=atlas, cells=cells, tables=_type_tables(params, dt_ms),
+                 dt_ms=dt_ms, seed=seed)
+
+
+def build_population_model(params: BrainParams, counts: dict, dt_ms: float, seed: int) -> Model:
+    """A model without space (NEST's ``Create``): ``counts[name]`` cells of each type.
+
+    Cells are numbered type by type in the order of ``params.cell_types``; they have
+    no voxel (-1) and sit at the origin, so only rules without distance dependence
+    (sigma_um = 0 or indegree > 0) make sense.
+    """
+    if not (dt_ms > 0):
+        raise ValueError(f"dt_ms = {dt_ms!r}: must be > 0")
+    unknown = set(counts) - {t.name for t in params.cell_types}
+    if unknown:
+        raise ValueError(f"counts: unknown cell type {sorted(unknown)[0]!r}")
+    type_id = np.concatenate([np.full(int(counts.get(t.name, 0)), i, dtype=np.int16)
+                              for i, t in enumerate(params.cell_types)])
+    n = len(type_id)
+    atlas = Atlas(voxel_um=params.atlas.voxel_um, region=np.array(["none"], dtype=object),
+                  layer=np.array([""], dtype=object), center_um=np.zeros((1, 3)),
+                  column=np.full((1, 2), -1, dtype=np.int64))
+    cells = Cells(type_id=type_id, voxel=np.full(n, -1, dtype=np.int32), pos_um=np.zeros((n, 3)))
     return Model(params=params, atlas=atlas, cells=cells, tables=_type_tables(params, dt_ms),
                  dt_ms=dt_ms, seed=seed)

@@ -88,21 +88,30 @@ class CellType:
 
 @dataclass(frozen=True, kw_only=True)
 class ConnectionRule:
-    """Distance-dependent wiring from every ``pre`` type to every ``post`` type.
+    """Wiring from every ``pre`` type to every ``post`` type.
 
-    p(d) = p_max * exp(-d^2 / (2 sigma_um^2)), d the distance projected onto the
-    cortical surface (um).  sigma_um = 0 means no distance dependence (p = p_max).
+    Distance-dependent (default): p(d) = p_max * exp(-d^2 / (2 sigma_um^2)), d the
+    distance projected onto the cortical surface (um); sigma_um = 0 means p = p_max.
     Candidates farther than ``cutoff_sigmas * sigma_um`` are not considered.
+    Fixed in-degree (``indegree`` > 0): each post cell gets exactly ``indegree``
+    distinct pre cells drawn uniformly (no autapses, no multapses); p_max is unused.
+    ``delay_ms`` fixes the delay of the rule's synapses (default: from distance).
     """
 
     pre: tuple
     post: tuple
-    p_max: float
     weight_nS: float
+    p_max: float = 0.0
     sigma_um: float = 0.0
     cutoff_sigmas: float = 3.0
+    indegree: int = 0
+    delay_ms: float | None = None
 
     def __post_init__(self):
+        if self.indegree < 0:
+            raise ValueError(f"indegree = {self.indegree}: must be >= 0")
+        if self.delay_ms is not None and not (self.delay_ms > 0):
+            raise ValueError(f"delay_ms = {self.delay_ms!r}: must be > 0")
         if not (0 <= self.p_max <= 1):
             raise ValueError(f"p_max = {self.p_max!r}: must be in [0, 1]")
         _non_negative("weight_nS", self.weight_nS)
@@ -216,7 +225,6 @@ class PatchAtlasSpec:
 class BrainParams:
     """Everything needed to build and run the brain model."""
 
-    atlas: PatchAtlasSpec
     receptors: tuple              # of Receptor
     cell_types: tuple             # of CellType
     connections: tuple = ()       # of ConnectionRule
@@ -225,6 +233,7 @@ class BrainParams:
     poisson: tuple = ()           # of PoissonInput
     afferents: AfferentInput | None = None
     density_scale: float = 1.0
+    atlas: PatchAtlasSpec = PatchAtlasSpec()
 
     def __post_init__(self):
         _positive("density_scale", self.density_scale)

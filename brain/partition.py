@@ -20,8 +20,9 @@ def partition(n_cells: int, voxel: np.ndarray, n_ranks: int) -> np.ndarray:
     rank = np.zeros(n_cells, dtype=np.int32)
     if n_cells == 0 or n_ranks == 1:
         return rank
-    # Candidate cut points: where the voxel changes.
-    starts = np.flatnonzero(np.diff(voxel) != 0) + 1
+    # Candidate cut points: where the voxel changes, or anywhere among cells without
+    # a voxel (-1, population models).
+    starts = np.flatnonzero((np.diff(voxel) != 0) | (voxel[1:] < 0)) + 1
     for r in range(1, n_ranks):
         ideal = r * n_cells / n_ranks
         if len(starts):

@@ -4,9 +4,9 @@ import math
 import numpy as np
 from numba import njit
 
-from .rng import STREAM_CONNECT, uniform
+from .rng import STREAM_CONNECT, STREAM_INDEGREE, uniform
 
-__all__ = ["_connect_rule"]
+__all__ = ["_connect_rule", "_fixed_indegree"]
 
 
 @njit(cache=True)
@@ -52,3 +52,27 @@ def _connect_rule(post_gid, post_xy, pre_gid, pre_xy, bucket_indptr, grid_x0, gr
                             out_post[n] = post_gid[i]
                         n += 1
     return n
+
+
+@njit(cache=True)
+def _fixed_indegree(post_gid, pre_gid, k, seed, rule, out_pre):
+    """Draw ``k`` distinct sources (not the target itself) for every target.
+
+    post_gid: int64[m]; pre_gid: int64[n_pre] candidates; out_pre: int64[m * k].
+    Draw j of a target is keyed by (target gid, j, rule): independent of ranks.
+    """
+    n_pre = pre_gid.shape[0]
+    used = np.zeros(n_pre, dtype=np.bool_)
+    for i in range(post_gid.shape[0]):
+        n = 0
+        j = 0
+        while n < k:
+            c = int(uniform(seed, STREAM_INDEGREE, post_gid[i], j * 64 + rule) * n_pre)
+            j += 1
+            if used[c] or pre_gid[c] == post_gid[i]:
+                continue
+            used[c] = True
+            out_pre[i * k + n] = pre_gid[c]
+            n += 1
+        for q in range(i * k, i * k + k):
+            used[np.searchsorted(pre_gid, out_pre[q])] = False

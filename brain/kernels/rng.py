@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["uniform", "poisson", "STREAM_PLACE", "STREAM_CONNECT", "STREAM_POISSON",
-           "STREAM_AFFERENT", "STREAM_INIT", "STREAM_WEIGHT"]
+           "STREAM_AFFERENT", "STREAM_INIT", "STREAM_WEIGHT", "STREAM_INDEGREE"]
 
 # Stream ids: one per kind of randomness, so that draws never collide.
 STREAM_PLACE = 1
@@ -18,6 +18,7 @@ STREAM_POISSON = 3
 STREAM_AFFERENT = 4
 STREAM_INIT = 5
 STREAM_WEIGHT = 6
+STREAM_INDEGREE = 7
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
