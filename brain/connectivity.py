@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels.connect import _connect_rule, _fixed_indegree
+from .kernels.connect import _connect_rule, _fixed_indegree, _to_source_csr
 from .params import BrainParams
 from .placement import Cells
 
@@ -54,18 +54,19 @@ def _buckets(gids: np.ndarray, xy: np.ndarray, cell_um: float, x0: float, y0: fl
 
 
 def _draw_rule(rule_index, rule, params, cells, local_gids, seed, cell_um):
+    """Sources of one rule's synapses onto the local cells, grouped by target.
+
+    Returns (pre int64[n_syn], count int64[n_local]): count[t] synapses onto local
+    cell t, their sources consecutive in ``pre``, targets in ascending order.
+    """
     pre_types = [params.type_index(t) for t in rule.pre]
     post_types = [params.type_index(t) for t in rule.post]
     pre = np.flatnonzero(np.isin(cells.type_id, pre_types)).astype(np.int64)
-    post = local_gids[np.isin(cells.type_id[local_gids], post_types)].astype(np.int64)
-    empty = np.zeros(0, dtype=np.int64)
+    post_local = np.flatnonzero(np.isin(cells.type_id[local_gids], post_types))
+    post = local_gids[post_local]
+    count = np.zeros(len(local_gids), dtype=np.int64)
     if len(pre) == 0 or len(post) == 0:
-        return empty, empty
-    xy = cells.pos_um[:, :2]
-    x0, y0 = xy.min(axis=0)
-    nx = int((xy[:, 0].max() - x0) // cell_um) + 1
-    ny = int((xy[:, 1].max() - y0) // cell_um) + 1
-    pre_sorted, pre_xy, indptr = _buckets(pre, xy[pre], cell_um, x0, y0, nx, ny)
+        return np.zeros(0, np.int64), count
     if rule.indegree > 0:
         # pre may include post cells themselves; one of them is excluded per target
         if rule.indegree > len(pre) - 1:
@@ -73,15 +74,22 @@ def _draw_rule(rule_index, rule, params, cells, local_gids, seed, cell_um):
                              f"the {len(pre)} candidate sources")
         out_pre = np.empty(len(post) * rule.indegree, dtype=np.int64)
         _fixed_indegree(post, pre, rule.indegree, seed, rule_index, out_pre)
-        return out_pre, np.repeat(post, rule.indegree)
+        count[post_local] = rule.indegree
+        return out_pre, count
+    xy = cells.pos_um[:, :2]
+    x0, y0 = xy.min(axis=0)
+    nx = int((xy[:, 0].max() - x0) // cell_um) + 1
+    ny = int((xy[:, 1].max() - y0) // cell_um) + 1
+    pre_sorted, pre_xy, indptr = _buckets(pre, xy[pre], cell_um, x0, y0, nx, ny)
     post_xy = np.ascontiguousarray(xy[post])
     args = (post, post_xy, pre_sorted, pre_xy, indptr, x0, y0, cell_um, nx, ny,
             rule.p_max, rule.sigma_um, rule.cutoff_sigmas * rule.sigma_um, seed, rule_index)
-    n = _connect_rule(*args, empty, empty)
+    per_post = np.zeros(len(post), dtype=np.int64)
+    n = _connect_rule(*args, np.zeros(0, np.int64), per_post)
     out_pre = np.empty(n, dtype=np.int64)
-    out_post = np.empty(n, dtype=np.int64)
-    _connect_rule(*args, out_pre, out_post)
-    return out_pre, out_post
+    _connect_rule(*args, out_pre, per_post)
+    count[post_local] = per_post
+    return out_pre, count
 
 
 def connect(params: BrainParams, cells: Cells, local_gids: np.ndarray, dt_ms: float,
@@ -96,33 +104,31 @@ def connect(params: BrainParams, cells: Cells, local_gids: np.ndarray, dt_ms: fl
     dt_ms : simulation step (ms), for delays in steps.
     seed : model seed.
     """
-    pres, posts, weights, rules, fixed = [], [], [], [], []
+    local_gids = np.ascontiguousarray(local_gids, dtype=np.int64)
+    n_local, n_rules = len(local_gids), len(params.connections)
+    pres, starts = [], np.zeros(n_rules, dtype=np.int64)
+    rule_indptr = np.zeros((n_rules, n_local + 1), dtype=np.int64)
+    total = 0
     for r, rule in enumerate(params.connections):
-        pre, post = _draw_rule(r, rule, params, cells, local_gids, seed, grid_um)
+        pre, count = _draw_rule(r, rule, params, cells, local_gids, seed, grid_um)
+        np.cumsum(count, out=rule_indptr[r, 1:])
+        starts[r] = total
+        total += len(pre)
         pres.append(pre)
-        posts.append(post)
-        weights.append(np.full(len(pre), rule.weight_nS, dtype=np.float32))
-        rules.append(np.full(len(pre), r, dtype=np.int64))
-        fixed.append(np.full(len(pre), np.nan if rule.delay_ms is None else rule.delay_ms))
     pre = np.concatenate(pres) if pres else np.zeros(0, np.int64)
-    post = np.concatenate(posts) if posts else np.zeros(0, np.int64)
-    weight = np.concatenate(weights) if weights else np.zeros(0, np.float32)
-    rule = np.concatenate(rules) if rules else np.zeros(0, np.int64)
-    fixed_ms = np.concatenate(fixed) if fixed else np.zeros(0)
-    # Row order (source, target gid, rule) fixes the order in which a target's input is
-    # summed, so sums are bit-identical whatever the partition.
-    order = np.lexsort((rule, post, pre))
-    pre, post, weight, fixed_ms = pre[order], post[order], weight[order], fixed_ms[order]
-    dist_um = np.linalg.norm(cells.pos_um[pre] - cells.pos_um[post], axis=1)
+    del pres
     d = params.delays
-    delay_ms = np.where(np.isnan(fixed_ms), d.base_ms + dist_um / d.velocity_um_per_ms, fixed_ms)
-    delay_ms = np.maximum(delay_ms, d.min_ms)
-    delay_steps = np.rint(delay_ms / dt_ms).astype(np.int64)
-    if delay_steps.size and delay_steps.max() > 255:
-        raise ValueError(f"a delay of {delay_steps.max() * dt_ms:.1f} ms exceeds 255 steps; "
-                         "raise dt_ms or the conduction velocity")
     indptr = np.zeros(cells.n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(pre, minlength=cells.n), out=indptr[1:])
-    target = np.searchsorted(local_gids, post).astype(np.int32)
-    return Synapses(indptr=indptr, target=target, weight_nS=weight,
-                    delay_steps=delay_steps.astype(np.uint8))
+    target = np.empty(total, dtype=np.int32)
+    weight = np.empty(total, dtype=np.float32)
+    delay_steps = np.empty(total, dtype=np.uint8)
+    max_delay = _to_source_csr(
+        cells.n, n_local, pre, starts, rule_indptr,
+        np.array([r.weight_nS for r in params.connections], dtype=np.float32),
+        np.array([-1.0 if r.delay_ms is None else r.delay_ms for r in params.connections]),
+        np.ascontiguousarray(cells.pos_um), local_gids, d.base_ms, d.velocity_um_per_ms,
+        d.min_ms, dt_ms, indptr, target, weight, delay_steps)
+    if max_delay > 255:
+        raise ValueError(f"a delay of {max_delay * dt_ms:.1f} ms exceeds 255 steps; "
+                         "raise dt_ms or the conduction velocity")
+    return Synapses(indptr=indptr, target=target, weight_nS=weight, delay_steps=delay_steps)

@@ -7,12 +7,13 @@ its targets before it is due (temporal blocking).
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .connectivity import Synapses
 from .inputs import dc_schedule, poisson_arrays
 from .kernels.delivery import _deliver
-from .kernels.neurons import _advance
+from .kernels.neurons import CHUNK, _advance
 from .kernels.rng import STREAM_INIT, uniform
 from .model import Model
 
@@ -84,17 +85,25 @@ class Engine:
         self.x = np.zeros((n_r, n))
         self.g_nS = np.zeros((n_r, n))
         max_delay = int(self.syn.delay_steps.max()) if self.syn.n else 1
-        self.ring_nS = np.zeros((max_delay + self.period_steps + 2, n_r, n))
+        # A power-of-two ring turns the slot modulo into a mask on the hot paths.
+        n_slots = 1 << int(np.ceil(np.log2(max_delay + self.period_steps + 2)))
+        self.ring_nS = np.zeros((n_slots, n_r, n))
         self.receptor_of_source = tab.receptor_of_type[m.cells.type_id].astype(np.int64)
         self.dc = dc_schedule(m, self.gid)
-        self.poisson_rate_Hz, self.poisson_w_nS = poisson_arrays(m, self.gid)
+        rate_Hz, self.poisson_w_nS = poisson_arrays(m, self.gid)
+        self.poisson_lam = rate_Hz * m.dt_ms * 1e-3
+        self.poisson_p0 = np.exp(-self.poisson_lam)
         aff = m.params.afferents
         self.aff_receptor = m.params.receptor_index(aff.receptor) if aff else -1
-        self.aff_rate_Hz = np.zeros(n)
+        self.aff_lam = np.zeros(n)
+        self.aff_p0 = np.ones(n)
         self.aff_w_nS = np.full(n, aff.weight_nS if aff else 0.0)
         self.stim_pA = np.zeros(n)
+        n_chunks = (n + CHUNK - 1) // CHUNK
         self._spike_step = np.empty(n * self.period_steps, dtype=np.int64)
         self._spike_idx = np.empty(n * self.period_steps, dtype=np.int64)
+        self._chunk_spikes = np.zeros(n_chunks, dtype=np.int64)
+        self._chunk_bad = np.zeros(n_chunks, dtype=np.int64)
         self._prepared = True
 
     def set_afferent_rates(self, rate_Hz: np.ndarray) -> None:
@@ -103,7 +112,8 @@ class Engine:
         if rate_Hz.shape != (self.n_local,):
             raise ValueError(f"afferent rates: expected shape ({self.n_local},), "
                              f"got {rate_Hz.shape}")
-        self.aff_rate_Hz[:] = rate_Hz
+        self.aff_lam[:] = rate_Hz * self.model.dt_ms * 1e-3
+        self.aff_p0[:] = np.exp(-self.aff_lam)
 
     def set_stimulus_current(self, current_pA: np.ndarray) -> None:
         """Extra current per local cell (pA) on top of the scene's DC stimuli, held until
@@ -137,26 +147,37 @@ class Engine:
     def _run_period(self):
         m, tab = self.model, self.model.tables
         start, stop = self.step, self.step + self.period_steps
-        n_spk = 0
+        steps_parts, idx_parts = [], []
         s = start
-        while s < stop:
+        while s < stop:     # split where a DC stimulus switches on or off
             e = min(stop, self.dc.next_change(s))
-            n_spk, bad = _advance(
-                s, e - s, m.dt_ms, m.seed, self.gid, self.type_of, tab.C_m_pF, tab.g_L_nS,
-                tab.E_L_mV, tab.V_th_mV, tab.V_reset_mV, tab.ref_steps, tab.E_rev_mV,
-                tab.p11, tab.p21, tab.p22, tab.gain, self.dc.at(s) + self.stim_pA, self.poisson_rate_Hz,
-                self.poisson_w_nS, self.aff_rate_Hz, self.aff_w_nS, self.aff_receptor,
-                self.ring_nS, self.v_mV, self.refr, self.x, self.g_nS,
-                self._spike_step, self._spike_idx, n_spk)
-            if bad:
-                raise FloatingPointError(f"{bad} membrane potentials became non-finite "
-                                         f"at t = {s * m.dt_ms:.1f} ms; check parameters")
+            _advance(s, e - s, m.dt_ms, m.seed, self.gid, self.type_of, tab.C_m_pF, tab.g_L_nS,
+                     tab.E_L_mV, tab.V_th_mV, tab.V_reset_mV, tab.ref_steps, tab.E_rev_mV,
+                     tab.p11, tab.p21, tab.p22, tab.gain, self.dc.at(s) + self.stim_pA,
+                     self.poisson_lam, self.poisson_p0, self.poisson_w_nS, self.aff_lam,
+                     self.aff_p0, self.aff_w_nS, self.aff_receptor, self.ring_nS, self.v_mV,
+                     self.refr, self.x, self.g_nS, self._spike_step, self._spike_idx,
+                     self._chunk_spikes, self._chunk_bad)
+            if self._chunk_bad.any():
+                raise FloatingPointError(f"{int(self._chunk_bad.sum())} membrane potentials "
+                                         f"became non-finite between t = {s * m.dt_ms:.1f} and "
+                                         f"{e * m.dt_ms:.1f} ms; check parameters")
+            for c in np.flatnonzero(self._chunk_spikes):
+                base = c * CHUNK * (e - s)
+                k = self._chunk_spikes[c]
+                steps_parts.append(self._spike_step[base:base + k].copy())
+                idx_parts.append(self._spike_idx[base:base + k].copy())
             s = e
-        steps = self._spike_step[:n_spk].copy()
-        gids = self.gid[self._spike_idx[:n_spk]]
+        if steps_parts:
+            steps, idx = np.concatenate(steps_parts), np.concatenate(idx_parts)
+            order = np.lexsort((idx, steps))
+            steps, gids = steps[order], self.gid[idx[order]]
+        else:
+            steps, gids = np.zeros(0, np.int64), np.zeros(0, np.int64)
         all_steps, all_gids = self.exchange.exchange(steps, gids)
         _deliver(all_steps, all_gids, self.syn.indptr, self.syn.target, self.syn.weight_nS,
-                 self.syn.delay_steps, self.receptor_of_source, self.ring_nS)
+                 self.syn.delay_steps, self.receptor_of_source, self.ring_nS,
+                 numba.get_num_threads())
         self.step = stop
         return steps, gids
 

@@ -37,6 +37,7 @@ def poisson(seed, stream, a, b, lam) -> int:
 
 def deliver(spike_step, spike_gid, indptr, target, weight_nS, delay_steps, receptor_of_source,
             ring_nS):
+    """Serial delivery; the ring length is a power of two (modulo == mask)."""
     n_slots = ring_nS.shape[0]
     for step, src in zip(spike_step, spike_gid):
         for s in range(indptr[src], indptr[src + 1]):

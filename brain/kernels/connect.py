@@ -11,18 +11,20 @@ __all__ = ["_connect_rule", "_fixed_indegree"]
 
 @njit(cache=True)
 def _connect_rule(post_gid, post_xy, pre_gid, pre_xy, bucket_indptr, grid_x0, grid_y0,
-                  cell_um, nx, ny, p_max, sigma_um, cutoff_um, seed, rule, out_pre, out_post):
+                  cell_um, nx, ny, p_max, sigma_um, cutoff_um, seed, rule, out_pre, out_count):
     """Bernoulli draw for every (candidate pre, post) pair of one rule.
 
     post_gid: int64[m]; post_xy: float64[m, 2]; pre_gid: int64[k] sorted by grid bucket;
     pre_xy: float64[k, 2]; bucket_indptr: int64[nx*ny + 1] into pre_gid.
     The draw for a pair is keyed by (post gid, pre gid, rule), never by loop order.
-    With ``out_pre.shape[0] == 0`` only counts. Returns the number of synapses.
+    With ``out_pre.shape[0] == 0`` only counts. Fills out_count[i] (synapses onto
+    post i) and, grouped by post, out_pre. Returns the number of synapses.
     """
     n = 0
     fill = out_pre.shape[0] > 0
     inv2s2 = 0.0 if sigma_um <= 0 else 1.0 / (2.0 * sigma_um * sigma_um)
     for i in range(post_gid.shape[0]):
+        n_before = n
         px = post_xy[i, 0]
         py = post_xy[i, 1]
         if sigma_um > 0:
@@ -49,8 +51,8 @@ def _connect_rule(post_gid, post_xy, pre_gid, pre_xy, bucket_indptr, grid_x0, gr
                     if uniform(seed, STREAM_CONNECT, post_gid[i], pre_gid[j] * 64 + rule) < p:
                         if fill:
                             out_pre[n] = pre_gid[j]
-                            out_post[n] = post_gid[i]
                         n += 1
+        out_count[i] = n - n_before
     return n
 
 
@@ -63,6 +65,7 @@ def _fixed_indegree(post_gid, pre_gid, k, seed, rule, out_pre):
     """
     n_pre = pre_gid.shape[0]
     used = np.zeros(n_pre, dtype=np.bool_)
+    picked = np.empty(k, dtype=np.int64)
     for i in range(post_gid.shape[0]):
         n = 0
         j = 0
@@ -72,7 +75,51 @@ def _fixed_indegree(post_gid, pre_gid, k, seed, rule, out_pre):
             if used[c] or pre_gid[c] == post_gid[i]:
                 continue
             used[c] = True
+            picked[n] = c
             out_pre[i * k + n] = pre_gid[c]
             n += 1
-        for q in range(i * k, i * k + k):
-            used[np.searchsorted(pre_gid, out_pre[q])] = False
+        for q in range(k):
+            used[picked[q]] = False
+
+
+@njit(cache=True)
+def _to_source_csr(n_cells, n_local, pre, rule_start, rule_indptr, weight_by_rule,
+                   fixed_delay_by_rule, pos_um, local_gid, base_ms, velocity_um_per_ms,
+                   min_ms, dt_ms, indptr, target, weight_nS, delay_steps):
+    """Regroup target-major synapse lists into rows by source (CSR), in one pass each.
+
+    pre: int64[n_syn], rule r's synapses at rule_start[r] + rule_indptr[r, t]...
+    rule_indptr[r, t + 1] for local target t. Rows come out ordered by (target, rule):
+    the summation order every partition shares. fixed_delay_by_rule < 0 means the
+    delay follows from distance. Fills indptr (int64[n_cells + 1]), target (int32),
+    weight_nS (float32), delay_steps (uint8); returns the largest delay in steps.
+    """
+    n_rules = rule_start.shape[0]
+    count = np.zeros(n_cells + 1, dtype=np.int64)
+    for j in range(pre.shape[0]):
+        count[pre[j] + 1] += 1
+    for i in range(n_cells):
+        count[i + 1] += count[i]
+    indptr[:] = count
+    cursor = count[:n_cells].copy()
+    max_delay = 0
+    for t in range(n_local):
+        post = local_gid[t]
+        for r in range(n_rules):
+            for j in range(rule_start[r] + rule_indptr[r, t], rule_start[r] + rule_indptr[r, t + 1]):
+                src = pre[j]
+                q = cursor[src]
+                cursor[src] += 1
+                target[q] = t
+                weight_nS[q] = weight_by_rule[r]
+                d_ms = fixed_delay_by_rule[r]
+                if d_ms < 0:
+                    dx = pos_um[src, 0] - pos_um[post, 0]
+                    dy = pos_um[src, 1] - pos_um[post, 1]
+                    dz = pos_um[src, 2] - pos_um[post, 2]
+                    d_ms = base_ms + math.sqrt(dx * dx + dy * dy + dz * dz) / velocity_um_per_ms
+                d_ms = max(d_ms, min_ms)
+                steps = int(np.rint(d_ms / dt_ms))
+                max_delay = max(max_delay, steps)
+                delay_steps[q] = min(steps, 255)
+    return max_delay

@@ -1,23 +1,34 @@
 """Kernel: deliver spikes into the ring buffer of future arrivals."""
-from numba import njit
+import numpy as np
+from numba import njit, prange
 
 __all__ = ["_deliver"]
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _deliver(spike_step, spike_gid, indptr, target, weight_nS, delay_steps,
-             receptor_of_source, ring_nS):
+             receptor_of_source, ring_nS, n_parts):
     """Add each synapse's weight to the slot of its arrival step.
 
     A spike stamped at step m with delay d arrives at the start of step m + 1 + d.
     Spikes must come sorted by (step, gid): that order, with the fixed order of
-    synapses in a row, fixes the floating-point summation order in every slot.
-    receptor_of_source: int64[n_cells_total]. ring_nS: [n_slots, n_r, n_local].
+    synapses in a row (sorted by target), fixes the floating-point summation order of
+    every slot. Work is split by *target* range (``n_parts`` parts, each its own
+    thread), so no two threads touch one cell and every sum keeps that order.
+    receptor_of_source: int64[n_cells_total]; ring_nS: [n_slots (power of 2), n_r, n_local].
     """
-    n_slots = ring_nS.shape[0]
-    for k in range(spike_gid.shape[0]):
-        src = spike_gid[k]
-        r = receptor_of_source[src]
-        base = spike_step[k] + 1
-        for s in range(indptr[src], indptr[src + 1]):
-            ring_nS[(base + delay_steps[s]) % n_slots, r, target[s]] += weight_nS[s]
+    mask = ring_nS.shape[0] - 1
+    n_local = ring_nS.shape[2]
+    for p in prange(n_parts):
+        lo = p * n_local // n_parts
+        hi = (p + 1) * n_local // n_parts
+        for k in range(spike_gid.shape[0]):
+            src = spike_gid[k]
+            r = receptor_of_source[src]
+            base = spike_step[k] + 1
+            a = indptr[src]
+            b = indptr[src + 1]
+            if n_parts > 1:
+                a, b = a + np.searchsorted(target[a:b], lo), a + np.searchsorted(target[a:b], hi)
+            for s in range(a, b):
+                ring_nS[(base + delay_steps[s]) & mask, r, target[s]] += weight_nS[s]

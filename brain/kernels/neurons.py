@@ -2,71 +2,86 @@
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from .rng import STREAM_AFFERENT, STREAM_POISSON, poisson
+from .rng import STREAM_AFFERENT, STREAM_POISSON, poisson_p0
 
-__all__ = ["_advance"]
+__all__ = ["_advance", "CHUNK"]
+
+# Cells per parallel work item: a chunk's state stays in cache across the steps.
+CHUNK = 512
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _advance(step0, n_steps, dt_ms, seed, gid, type_of, C_m_pF, g_L_nS, E_L_mV, V_th_mV,
              V_reset_mV, ref_steps, E_rev_mV, p11, p21, p22, gain, i_dc_pA,
-             poisson_rate_Hz, poisson_w_nS, aff_rate_Hz, aff_w_nS, aff_receptor,
-             ring_nS, v_mV, refr, x, g_nS, spike_step, spike_idx, n_spikes):
+             poisson_lam, poisson_p0_, poisson_w_nS, aff_lam, aff_p0, aff_w_nS, aff_receptor,
+             ring_nS, v_mV, refr, x, g_nS, spike_step, spike_idx, chunk_spikes, chunk_bad):
     """Advance every local cell by ``n_steps`` steps starting at global step ``step0``.
 
-    Order in a step n: arrivals due at n (ring slot n % n_slots, Poisson draws) are
-    added to x; (x, g) move exactly to t_{n+1}; the membrane takes an exponential-Euler
-    step with the step-averaged conductances; V >= V_th emits a spike stamped n.
+    Cells do not interact within the run (delays >= the exchange period), so chunks of
+    ``CHUNK`` cells advance independently in parallel, each over all steps.
 
-    Shapes: per cell [n]; per (receptor, cell) [n_r, n]; ring_nS [n_slots, n_r, n];
-    per-type tables [n_types] or [n_types, n_r].  Spikes are appended to
-    spike_step/spike_idx from position n_spikes.  Returns (n_spikes, n_nonfinite).
+    Order in a step n: arrivals due at n (ring slot n & (n_slots - 1), Poisson draws)
+    are added to x; (x, g) move exactly to t_{n+1}; the membrane takes an
+    exponential-Euler step with the step-averaged conductances; V >= V_th emits a spike.
+
+    Shapes: per cell [n]; per (receptor, cell) [n_r, n]; ring_nS [n_slots (power of 2),
+    n_r, n]; per-type tables [n_types] or [n_types, n_r]. Poisson inputs come as the
+    mean count per step (lam) and exp(-lam) (p0). Chunk c writes its spikes to
+    spike_step/spike_idx[c*CHUNK*n_steps ...] and their number to chunk_spikes[c];
+    non-finite membrane potentials are counted in chunk_bad[c].
     """
     n = v_mV.shape[0]
     n_r = x.shape[0]
-    n_slots = ring_nS.shape[0]
-    bad = 0
-    for s in range(n_steps):
-        step = step0 + s
-        slot = step % n_slots
-        for i in range(n):
-            t = type_of[i]
-            g_sum = 0.0
-            gE_sum = 0.0
-            for r in range(n_r):
-                arrived = ring_nS[slot, r, i]
-                ring_nS[slot, r, i] = 0.0
-                lam = poisson_rate_Hz[r, i] * dt_ms * 1e-3
-                if lam > 0.0:
-                    arrived += poisson(seed, STREAM_POISSON, gid[i], step * n_r + r, lam) \
-                        * poisson_w_nS[r, i]
-                if r == aff_receptor and aff_rate_Hz[i] > 0.0:
-                    arrived += poisson(seed, STREAM_AFFERENT, gid[i], step,
-                                       aff_rate_Hz[i] * dt_ms * 1e-3) * aff_w_nS[i]
-                xi = x[r, i] + gain[t, r] * arrived
-                g_old = g_nS[r, i]
-                g_new = p22[t, r] * g_old + p21[t, r] * xi
-                x[r, i] = p11[t, r] * xi
-                g_nS[r, i] = g_new
-                g_mean = 0.5 * (g_old + g_new)
-                g_sum += g_mean
-                gE_sum += g_mean * E_rev_mV[t, r]
-            if refr[i] > 0:
-                refr[i] -= 1
-                v_mV[i] = V_reset_mV[t]
-                continue
-            g_tot = g_L_nS[t] + g_sum
-            v_inf = (g_L_nS[t] * E_L_mV[t] + gE_sum + i_dc_pA[i]) / g_tot
-            v = v_inf + (v_mV[i] - v_inf) * math.exp(-dt_ms * g_tot / C_m_pF[t])
-            if not math.isfinite(v):
-                bad += 1
-            if v >= V_th_mV[t]:
-                spike_step[n_spikes] = step
-                spike_idx[n_spikes] = i
-                n_spikes += 1
-                v = V_reset_mV[t]
-                refr[i] = ref_steps[t]
-            v_mV[i] = v
-    return n_spikes, bad
+    mask = ring_nS.shape[0] - 1
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(n, lo + CHUNK)
+        out = lo * n_steps
+        k = 0
+        bad = 0
+        for s in range(n_steps):
+            step = step0 + s
+            slot = step & mask
+            for i in range(lo, hi):
+                t = type_of[i]
+                g_sum = 0.0
+                gE_sum = 0.0
+                for r in range(n_r):
+                    arrived = ring_nS[slot, r, i]
+                    ring_nS[slot, r, i] = 0.0
+                    if poisson_lam[r, i] > 0.0:
+                        arrived += poisson_w_nS[r, i] * poisson_p0(
+                            seed, STREAM_POISSON, gid[i], step * n_r + r,
+                            poisson_lam[r, i], poisson_p0_[r, i])
+                    if r == aff_receptor and aff_lam[i] > 0.0:
+                        arrived += aff_w_nS[i] * poisson_p0(
+                            seed, STREAM_AFFERENT, gid[i], step, aff_lam[i], aff_p0[i])
+                    xi = x[r, i] + gain[t, r] * arrived
+                    g_old = g_nS[r, i]
+                    g_new = p22[t, r] * g_old + p21[t, r] * xi
+                    x[r, i] = p11[t, r] * xi
+                    g_nS[r, i] = g_new
+                    g_mean = 0.5 * (g_old + g_new)
+                    g_sum += g_mean
+                    gE_sum += g_mean * E_rev_mV[t, r]
+                if refr[i] > 0:
+                    refr[i] -= 1
+                    v_mV[i] = V_reset_mV[t]
+                    continue
+                g_tot = g_L_nS[t] + g_sum
+                v_inf = (g_L_nS[t] * E_L_mV[t] + gE_sum + i_dc_pA[i]) / g_tot
+                v = v_inf + (v_mV[i] - v_inf) * math.exp(-dt_ms * g_tot / C_m_pF[t])
+                if not math.isfinite(v):
+                    bad += 1
+                if v >= V_th_mV[t]:
+                    spike_step[out + k] = step
+                    spike_idx[out + k] = i
+                    k += 1
+                    v = V_reset_mV[t]
+                    refr[i] = ref_steps[t]
+                v_mV[i] = v
+        chunk_spikes[c] = k
+        chunk_bad[c] = bad

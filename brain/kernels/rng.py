@@ -8,7 +8,7 @@ any rank count).  The mixer is SplitMix64's finaliser (Steele et al. 2014).
 import numpy as np
 from numba import njit
 
-__all__ = ["uniform", "poisson", "STREAM_PLACE", "STREAM_CONNECT", "STREAM_POISSON",
+__all__ = ["uniform", "poisson", "poisson_p0", "STREAM_PLACE", "STREAM_CONNECT", "STREAM_POISSON",
            "STREAM_AFFERENT", "STREAM_INIT", "STREAM_WEIGHT", "STREAM_INDEGREE"]
 
 # Stream ids: one per kind of randomness, so that draws never collide.
@@ -47,6 +47,20 @@ def uniform(seed, stream, a, b):
 
 
 @njit(cache=True)
+def poisson_p0(seed, stream, a, b, lam, p0):
+    """Poisson count with mean ``lam``, given ``p0 = exp(-lam)`` (precomputed by the caller)."""
+    u = uniform(seed, stream, a, b)
+    p = p0
+    cdf = p
+    k = 0
+    while u > cdf and k < 10000:
+        k += 1
+        p *= lam / k
+        cdf += p
+    return k
+
+
+@njit(cache=True)
 def poisson(seed, stream, a, b, lam):
     """Poisson count with mean ``lam`` by inversion of one keyed uniform.
 
@@ -55,12 +69,4 @@ def poisson(seed, stream, a, b, lam):
     """
     if lam <= 0.0:
         return 0
-    u = uniform(seed, stream, a, b)
-    p = np.exp(-lam)
-    cdf = p
-    k = 0
-    while u > cdf and k < 10000:
-        k += 1
-        p *= lam / k
-        cdf += p
-    return k
+    return poisson_p0(seed, stream, a, b, lam, np.exp(-lam))

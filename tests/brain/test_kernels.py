@@ -2,7 +2,7 @@
 import numpy as np
 
 from brain.kernels.delivery import _deliver
-from brain.kernels.neurons import _advance
+from brain.kernels.neurons import CHUNK, _advance
 from brain.kernels.rng import poisson, uniform
 from brain.propagators import propagator
 from tests import reference as ref
@@ -35,16 +35,22 @@ def test_deliver_matches_twin():
     rec = rng.integers(0, 2, n_cells).astype(np.int64)
     steps = np.sort(rng.integers(0, 10, 60)).astype(np.int64)
     gids = rng.integers(0, n_cells, 60).astype(np.int64)
-    a = np.zeros((30, 2, n_local))
-    b = np.zeros((30, 2, n_local))
-    _deliver(steps, gids, indptr, target, weight, delay, rec, a)
+    # rows sorted by target, as connect() builds them
+    for s in range(n_cells):
+        row = slice(indptr[s], indptr[s + 1])
+        order = np.argsort(target[row], kind="stable")
+        target[row], weight[row], delay[row] = target[row][order], weight[row][order], delay[row][order]
+    b = np.zeros((32, 2, n_local))
     ref.deliver(steps, gids, indptr, target, weight, delay, rec, b)
-    assert np.array_equal(a, b)
+    for n_parts in (1, 2, 3, 7):     # any split over threads gives the same bits
+        a = np.zeros((32, 2, n_local))
+        _deliver(steps, gids, indptr, target, weight, delay, rec, a, n_parts)
+        assert np.array_equal(a, b)
 
 
 def test_advance_matches_twin():
     rng = np.random.default_rng(1)
-    n, n_r, dt, steps = 30, 2, 0.1, 300
+    n, n_r, dt, steps = 1100, 2, 0.1, 300    # > 2 chunks of cells
     props = [propagator("alpha", 1.0, 1.0, dt), propagator("alpha", 3.0, 3.0, dt)]
     tab = {k: np.array([[getattr(p, k) for p in props]] * 2) for k in ("p11", "p21", "p22", "gain")}
     E_rev = np.array([[0.0, -80.0]] * 2)
@@ -53,16 +59,23 @@ def test_advance_matches_twin():
     ref_steps = np.array([20, 10])
     type_of = rng.integers(0, 2, n).astype(np.int64)
     i_dc = rng.uniform(0, 400, n)
-    ring = rng.uniform(0, 2, (steps, n_r, n)) * (rng.random((steps, n_r, n)) < 0.05)
+    ring = rng.uniform(0, 2, (512, n_r, n)) * (rng.random((512, n_r, n)) < 0.05)
     v0 = rng.uniform(-65, -51, n)
     v, refr, x, g = v0.copy(), np.zeros(n, np.int64), np.zeros((n_r, n)), np.zeros((n_r, n))
     spk_s, spk_i = np.zeros(n * steps, np.int64), np.zeros(n * steps, np.int64)
     zeros = np.zeros((n_r, n))
-    n_spk, bad = _advance(0, steps, dt, 1, np.arange(n, dtype=np.int64), type_of, C, gL, EL, Vth,
-                          Vr, ref_steps, E_rev, tab["p11"], tab["p21"], tab["p22"], tab["gain"],
-                          i_dc, zeros, zeros, np.zeros(n), np.zeros(n), -1, ring.copy(), v,
-                          refr, x, g, spk_s, spk_i, 0)
-    assert bad == 0 and n_spk > 10
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    chunk_spikes, chunk_bad = np.zeros(n_chunks, np.int64), np.zeros(n_chunks, np.int64)
+    _advance(0, steps, dt, 1, np.arange(n, dtype=np.int64), type_of, C, gL, EL, Vth,
+             Vr, ref_steps, E_rev, tab["p11"], tab["p21"], tab["p22"], tab["gain"],
+             i_dc, zeros, np.ones((n_r, n)), zeros, np.zeros(n), np.ones(n), np.zeros(n), -1,
+             ring.copy(), v, refr, x, g, spk_s, spk_i, chunk_spikes, chunk_bad)
+    assert chunk_bad.sum() == 0 and chunk_spikes.sum() > 10
+    got = []
+    for c in range(n_chunks):
+        base = c * CHUNK * steps
+        got += zip(spk_s[base:base + chunk_spikes[c]].tolist(),
+                   spk_i[base:base + chunk_spikes[c]].tolist())
     twin_spikes = []
     for i in range(n):
         t = type_of[i]
@@ -75,4 +88,4 @@ def test_advance_matches_twin():
             if spiked:
                 twin_spikes.append((s, i))
         assert vi == v[i]
-    assert sorted(twin_spikes) == sorted(zip(spk_s[:n_spk].tolist(), spk_i[:n_spk].tolist()))
+    assert sorted(twin_spikes) == sorted(got)

@@ -19,27 +19,30 @@ def run_kernel(arrivals, i_dc_pA, t_end_ms):
            ("p11", "p21", "p22", "gain")}
     E_rev = np.array([[e for _, _, e in RECEPTORS]])
     n_steps = int(round(t_end_ms / DT))
-    ring = np.zeros((n_steps + 1, n_r, 1))
+    ring = np.zeros((2048, n_r, 1))
     for (step, r), w in arrivals.items():
         ring[step, r, 0] += w
     v = np.array([EL])
     refr = np.zeros(1, np.int64)
     x = np.zeros((n_r, 1))
     g = np.zeros((n_r, 1))
-    spike_step = np.zeros(n_steps, np.int64)
-    spike_idx = np.zeros(n_steps, np.int64)
+    spike_step = np.zeros(1, np.int64)
+    spike_idx = np.zeros(1, np.int64)
+    n_spk, bad = np.zeros(1, np.int64), np.zeros(1, np.int64)
     zeros = np.zeros((n_r, 1))
-    vs, n_spk = [EL], 0
+    vs, spikes = [EL], []
     for s in range(n_steps):
-        n_spk, bad = _advance(
-            s, 1, DT, 1, np.array([0], np.int64), np.array([0], np.int64), np.array([C]),
-            np.array([GL]), np.array([EL]), np.array([VTH]), np.array([VRESET]),
-            np.array([int(round(TREF / DT))], np.int64), E_rev, tab["p11"], tab["p21"],
-            tab["p22"], tab["gain"], np.array([i_dc_pA]), zeros, zeros, np.zeros(1),
-            np.zeros(1), -1, ring, v, refr, x, g, spike_step, spike_idx, n_spk)
-        assert bad == 0
+        _advance(s, 1, DT, 1, np.array([0], np.int64), np.array([0], np.int64), np.array([C]),
+                 np.array([GL]), np.array([EL]), np.array([VTH]), np.array([VRESET]),
+                 np.array([int(round(TREF / DT))], np.int64), E_rev, tab["p11"], tab["p21"],
+                 tab["p22"], tab["gain"], np.array([i_dc_pA]), zeros, np.ones((n_r, 1)), zeros,
+                 np.zeros(1), np.ones(1), np.zeros(1), -1, ring, v, refr, x, g, spike_step,
+                 spike_idx, n_spk, bad)
+        assert bad[0] == 0
+        if n_spk[0]:
+            spikes.append((spike_step[0] + 1) * DT)
         vs.append(v[0])
-    return np.array(vs), (spike_step[:n_spk] + 1) * DT
+    return np.array(vs), np.array(spikes)
 
 
 def reference(arrivals, i_dc_pA, t_end_ms):
