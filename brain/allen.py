@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_nrrd", "write_nrrd", "Ontology", "read_ontology", "write_ontology_json",
+__all__ = ["read_nrrd", "write_nrrd", "Ontology", "ontology_from_rows", "read_ontology",
+           "write_ontology_json",
            "Connectome", "read_knox", "read_choi", "DensityTable", "read_densities",
            "read_layer_composition", "annotation_volumes_mm3"]
 
@@ -41,6 +42,15 @@ for _names, _dt in [(("signed char", "int8", "int8_t"), "i1"),
         _NRRD_TYPES[_n] = _dt
 _NRRD_WRITE_TYPES = {"i1": "int8", "u1": "uint8", "i2": "int16", "u2": "uint16", "i4": "int32",
                      "u4": "uint32", "i8": "int64", "u8": "uint64", "f4": "float", "f8": "double"}
+
+
+def _suggest(name: str, candidates) -> str:
+    """'; did you mean X, Y?' by case-insensitive then fuzzy match, or ''."""
+    lower = {}
+    for c in candidates:
+        lower.setdefault(c.lower(), c)
+    near = [lower[c] for c in difflib.get_close_matches(name.lower(), lower, n=3)]
+    return f"; did you mean {', '.join(near)}?" if near else ""
 
 
 def _existing(path, what: str) -> Path:
@@ -71,7 +81,7 @@ def _nrrd_header(path: Path, raw: bytes) -> tuple[dict, int]:
     return fields, end + 2
 
 
-def _nrrd_spacing(path: Path, fields: dict, ndim: int) -> np.ndarray:
+def _nrrd_spacing(path: Path, fields: dict) -> np.ndarray:
     if "space directions" in fields:
         vectors = re.findall(r"\(([^)]*)\)|none", fields["space directions"])
         norms = [float(np.linalg.norm([float(x) for x in v.split(",")])) for v in vectors if v]
@@ -132,7 +142,7 @@ def read_nrrd(path) -> tuple[np.ndarray, np.ndarray, dict]:
     flat = np.frombuffer(payload[len(payload) - n_bytes:], dtype=dtype)
     # NRRD's first axis varies fastest (Fortran order).
     data = np.ascontiguousarray(flat.reshape(sizes, order="F"), dtype=dtype.newbyteorder("="))
-    return data, _nrrd_spacing(path, fields, len(sizes)), fields
+    return data, _nrrd_spacing(path, fields), fields
 
 
 def write_nrrd(path, data: np.ndarray, spacing_um) -> Path:
@@ -202,10 +212,8 @@ class Ontology:
         try:
             return self._by_acronym[acronym]
         except KeyError:
-            near = difflib.get_close_matches(acronym, self._by_acronym, n=3)
-            hint = f"; did you mean {', '.join(near)}?" if near else ""
-            raise ValueError(f"{self.source}: unknown structure acronym {acronym!r}{hint}") \
-                from None
+            raise ValueError(f"{self.source}: unknown structure acronym {acronym!r}"
+                             f"{_suggest(acronym, self._by_acronym)}") from None
 
     def acronym_of(self, structure_id: int) -> str:
         try:
@@ -251,8 +259,9 @@ class Ontology:
                 if self.cortical_layer(i) == layer]
 
 
-def _ontology_from_rows(source: str, rows) -> Ontology:
-    """rows: iterable of (id, acronym, name, parent id or None)."""
+def ontology_from_rows(rows, source: str) -> Ontology:
+    """An Ontology from (id, acronym, name, parent id or None) rows; ``source`` names the
+    origin in error messages."""
     acronym, name, parent = {}, {}, {}
     for i, acr, nm, par in rows:
         acronym[i], name[i], parent[i] = acr, nm, par
@@ -316,7 +325,7 @@ def read_ontology(path) -> Ontology:
         raise ValueError(f"{path}: expected an ontology file ending in .json or .csv")
     if not rows:
         raise ValueError(f"{path}: no structures found")
-    return _ontology_from_rows(str(path), rows)
+    return ontology_from_rows(rows, str(path))
 
 
 def write_ontology_json(path, ontology: Ontology) -> Path:
@@ -399,10 +408,8 @@ class Connectome:
         try:
             return names.index(acronym)
         except ValueError:
-            near = difflib.get_close_matches(acronym, names, n=3)
-            hint = f"; did you mean {', '.join(near)}?" if near else ""
             raise ValueError(f"{self.source}: {acronym!r} is not a {role} region of this "
-                             f"connectome{hint}") from None
+                             f"connectome{_suggest(acronym, names)}") from None
 
     def strength(self, src: str, dst: str, hemisphere: str = "ipsi") -> float:
         m = self._matrix(hemisphere)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .allen import Ontology, _ontology_from_rows, write_nrrd, write_ontology_json
+from .allen import Ontology, ontology_from_rows, write_nrrd, write_ontology_json
 
 __all__ = ["STRUCTURES", "REGIONS", "synthetic_ontology", "make_synthetic_atlas"]
 
@@ -163,7 +163,7 @@ _ASSUMED = {"SIMgr", "SIMpu"}
 
 def synthetic_ontology(source: str = "brain.synthetic_brain.STRUCTURES") -> Ontology:
     """The ontology of ``STRUCTURES`` (a consistent sub-tree of the Allen ontology)."""
-    return _ontology_from_rows(source, STRUCTURES)
+    return ontology_from_rows(STRUCTURES, source)
 
 
 def _centres_um(voxel_um: float) -> tuple:
