@@ -122,7 +122,7 @@ class BrainReachParams:
 
     stim_groups: tuple = ("L23_E/column",)
     observed_groups: tuple = ()
-    max_current_pA: float = 600.0
+    max_current_pA: float = 500.0
 
     def __post_init__(self) -> None:
         name = type(self).__name__

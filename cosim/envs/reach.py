@@ -38,7 +38,8 @@ class ForelimbReachEnv(gym.Env):
     [0, 1] are clipped by the body.
 
     ## Observation Space
-    ``Box(-inf, inf, (n_obs,), float32)``, in physical units; ``observation_layout`` gives
+    ``Box(low, high, (n_obs,), float32)``, in physical units (bounds are infinite except for
+    the activations, in [0, 1]); ``observation_layout`` gives
     each block's slice:
 
     =========================== ========== =====================================
@@ -122,7 +123,10 @@ class ForelimbReachEnv(gym.Env):
             params.workspace_seed)
         self.observation_layout = _layout(self._blocks())
         n_obs = max(s.stop for s in self.observation_layout.values())
-        self.observation_space = spaces.Box(-np.inf, np.inf, (n_obs,), np.float32)
+        low, high = np.full(n_obs, -np.inf, np.float32), np.full(n_obs, np.inf, np.float32)
+        for name, (lo, hi) in self._bounds().items():
+            low[self.observation_layout[name]], high[self.observation_layout[name]] = lo, hi
+        self.observation_space = spaces.Box(low, high, (n_obs,), np.float32)
         self._target_m = self._workspace_m[0].copy()
         self._n_steps, self._on_target = 0, 0
 
@@ -132,6 +136,10 @@ class ForelimbReachEnv(gym.Env):
                 ("muscle_velocity_m_per_s", nm), ("muscle_force_N", nm),
                 ("muscle_activation", nm), ("end_effector_m", 3), ("target_m", 3)]
 
+    def _bounds(self) -> dict[str, tuple[float, float]]:
+        """(low, high) of the blocks with physical bounds; the others are unbounded."""
+        return {"muscle_activation": (0.0, 1.0)}
+
     @property
     def workspace_m(self) -> np.ndarray:
         """The positions targets are drawn from (m); float64[workspace_samples, 3], read-only."""
@@ -140,31 +148,30 @@ class ForelimbReachEnv(gym.Env):
     def step(self, action):
         self._advance(action)
         self._n_steps += 1
-        distance_m = self._distance_m()
+        paw_m = self.body.end_effector_position_m()
+        distance_m = float(np.linalg.norm(paw_m - self._target_m))
         reward, terms = self._reward(distance_m)
         on_target = distance_m <= self.params.target_tolerance_m
         self._on_target = self._on_target + 1 if on_target else 0
         terminated = self._on_target >= self.params.hold_steps
         truncated = not terminated and self._n_steps >= self.params.max_steps
-        return self._observation(), reward, terminated, truncated, self._info(distance_m, terms)
+        obs = self._observation(paw_m)
+        return obs, reward, terminated, truncated, self._info(paw_m, distance_m, terms)
 
     def _advance(self, action) -> None:
         """Apply ``action`` for one control interval."""
         self.body.step(action, self.interval_s)
 
-    def _distance_m(self) -> float:
-        return float(np.linalg.norm(self.body.end_effector_position_m() - self._target_m))
-
-    def _observation(self) -> np.ndarray:
+    def _observation(self, paw_m: np.ndarray) -> np.ndarray:
         d, ids, lay = self.body.data, self._muscle_ids, self.observation_layout
         obs = np.empty(self.observation_space.shape, dtype=np.float32)
         obs[lay["qpos"]] = d.qpos[self._qpos_adr]
         obs[lay["qvel"]] = d.qvel[self._qvel_adr]
         obs[lay["muscle_length_m"]] = d.actuator_length[ids]
         obs[lay["muscle_velocity_m_per_s"]] = d.actuator_velocity[ids]
-        obs[lay["muscle_force_N"]] = -d.actuator_force[ids]  # MuJoCo's sign: < 0 when pulling
+        obs[lay["muscle_force_N"]] = 0.0 - d.actuator_force[ids]  # MuJoCo: < 0 pulling
         obs[lay["muscle_activation"]] = d.act[self._act_adr]
-        obs[lay["end_effector_m"]] = self.body.end_effector_position_m()
+        obs[lay["end_effector_m"]] = paw_m
         obs[lay["target_m"]] = self._target_m
         return obs
 
@@ -172,17 +179,17 @@ class ForelimbReachEnv(gym.Env):
         p = self.params
         excitation = self.body.data.ctrl[self._muscle_ids]
         terms = {"distance": -p.distance_weight_per_m * distance_m,
-                 "effort": -p.effort_weight * float(np.mean(excitation ** 2))}
+                 "effort": -p.effort_weight * float(excitation @ excitation) / len(excitation)}
         return terms["distance"] + terms["effort"], terms
 
-    def _info(self, distance_m: float, terms: dict[str, float]) -> dict:
-        s = self.body.state()
+    def _info(self, paw_m: np.ndarray, distance_m: float, terms: dict[str, float]) -> dict:
+        d, ids = self.body.data, self._muscle_ids
         info = {"distance_m": distance_m,
                 "on_target": distance_m <= self.params.target_tolerance_m,
-                "time_s": s.time_s, "end_effector_m": self.body.end_effector_position_m(),
-                "target_m": self._target_m.copy(), "excitation": s.excitation,
-                "activation": s.activation, "force_N": s.force_N, "length_m": s.length_m,
-                "velocity_m_per_s": s.velocity_m_per_s}
+                "time_s": float(d.time), "end_effector_m": paw_m,
+                "target_m": self._target_m.copy(), "excitation": d.ctrl[ids],
+                "activation": d.act[self._act_adr], "force_N": 0.0 - d.actuator_force[ids],
+                "length_m": d.actuator_length[ids], "velocity_m_per_s": d.actuator_velocity[ids]}
         info.update({f"reward_{k}": v for k, v in terms.items()})
         return info
 
@@ -200,9 +207,10 @@ class ForelimbReachEnv(gym.Env):
             raise ValueError(f"reset option target_m: expected 3 finite numbers (m), got {target}")
         self._target_m = target
         self._n_steps, self._on_target = 0, 0
-        distance_m = self._distance_m()
-        info = self._info(distance_m, {"distance": 0.0, "effort": 0.0})
-        return self._observation(), info
+        paw_m = self.body.end_effector_position_m()
+        distance_m = float(np.linalg.norm(paw_m - self._target_m))
+        info = self._info(paw_m, distance_m, {"distance": 0.0, "effort": 0.0})
+        return self._observation(paw_m), info
 
     def _reset_world(self) -> None:
         """Reset the body (and, in subclasses, the brain) from ``self.np_random``."""
