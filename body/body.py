@@ -163,9 +163,7 @@ class Body:
         """
         n_steps = self._n_steps(duration_s)
         muscles.set_excitation(self.model, self.data, self._muscle_ids, excitation)
-        m, d = self.model, self.data
-        for _ in range(n_steps):
-            mujoco.mj_step(m, d)
+        mujoco.mj_step(self.model, self.data, nstep=n_steps)
 
     def _n_steps(self, duration_s: float) -> int:
         if not (duration_s > 0) or not np.isfinite(duration_s):

@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_options(launch)
     launch.add_argument("--brain-ranks", type=int, default=2, metavar="N",
                         help="number of brain ranks (default 2); one body rank is added")
+    launch.add_argument("--members", type=int, default=1, metavar="M",
+                        help="run M independent ensemble members (seeds seed, seed+1, ...) "
+                        "in one job; member m writes OUT_member<m>.h5")
     launch.add_argument("--dry-run", action="store_true",
                         help="print the mpiexec command instead of running it")
     launch.add_argument("--slurm", metavar="FILE",
@@ -85,12 +88,13 @@ def _cmd_launch(args) -> int:
     scene = _load(args)  # validate before starting any rank
     out = _output_path(args)
     cmd = mpmd_command(scene.path, args.brain_ranks, out, args.seed, args.duration,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, members=args.members)
     if args.slurm:
         Path(args.slurm).write_text(slurm_multiprog(Path(scene.path).resolve(), args.brain_ranks,
                                                     out, args.seed, args.duration,
-                                                    python=sys.executable))
-        print(f"wrote {args.slurm}: srun -n {args.brain_ranks + 1} --multi-prog {args.slurm}")
+                                                    python=sys.executable, members=args.members))
+        n = (args.brain_ranks + 1) * args.members
+        print(f"wrote {args.slurm}: srun -n {n} --multi-prog {args.slurm}")
     if args.dry_run:
         print(" ".join(cmd))
         return 0

@@ -20,8 +20,8 @@ def mpiexec_path() -> str:
     return found
 
 
-def _program_args(scene, output, seed, duration_ms, progress: bool):
-    common = [str(scene)]
+def _program_args(scene, output, seed, duration_ms, progress: bool, members: int = 1):
+    common = [str(scene)] + (["--members", str(members)] if members > 1 else [])
     if seed is not None:
         common += ["--seed", str(seed)]
     if duration_ms is not None:
@@ -31,24 +31,31 @@ def _program_args(scene, output, seed, duration_ms, progress: bool):
 
 
 def mpmd_command(scene, brain_ranks: int, output, seed=None, duration_ms=None,
-                 progress: bool = True, python: str | None = None) -> list:
-    """``mpiexec -n N python -m brain SCENE : -n 1 python -m body SCENE -o OUT``."""
+                 progress: bool = True, python: str | None = None, members: int = 1) -> list:
+    """``mpiexec -n N python -m brain SCENE : -n 1 python -m body SCENE -o OUT``.
+
+    With ``members`` = M > 1: M * N brain ranks and M body ranks, one model each.
+    """
     if brain_ranks < 1:
         raise ValueError(f"--brain-ranks = {brain_ranks}: must be >= 1")
+    if members < 1:
+        raise ValueError(f"--members = {members}: must be >= 1")
     py = python or sys.executable
-    brain, body = _program_args(scene, output, seed, duration_ms, progress)
-    return [mpiexec_path(), "-n", str(brain_ranks), py, "-m", "brain", *brain,
-            ":", "-n", "1", py, "-m", "body", *body]
+    brain, body = _program_args(scene, output, seed, duration_ms, progress, members)
+    return [mpiexec_path(), "-n", str(brain_ranks * members), py, "-m", "brain", *brain,
+            ":", "-n", str(members), py, "-m", "body", *body]
 
 
 def slurm_multiprog(scene, brain_ranks: int, output, seed=None, duration_ms=None,
-                    python: str = "python") -> str:
-    """Contents of a ``srun --multi-prog`` file: tasks 0..N-1 brain, task N body."""
-    brain, body = _program_args(scene, output, seed, duration_ms, progress=False)
-    first = "0" if brain_ranks == 1 else f"0-{brain_ranks - 1}"
-    return (f"# srun -n {brain_ranks + 1} --multi-prog THIS_FILE\n"
+                    python: str = "python", members: int = 1) -> str:
+    """Contents of a ``srun --multi-prog`` file: brain tasks first, then body tasks."""
+    brain, body = _program_args(scene, output, seed, duration_ms, False, members)
+    nb = brain_ranks * members
+    first = "0" if nb == 1 else f"0-{nb - 1}"
+    last = f"{nb}" if members == 1 else f"{nb}-{nb + members - 1}"
+    return (f"# srun -n {nb + members} --multi-prog THIS_FILE\n"
             f"{first} {python} -m brain {' '.join(brain)}\n"
-            f"{brain_ranks} {python} -m body {' '.join(body)}\n")
+            f"{last} {python} -m body {' '.join(body)}\n")
 
 
 def launch_env() -> dict:

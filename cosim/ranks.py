@@ -3,6 +3,9 @@
 Each program knows its role; ranks learn everyone's role with one allgather on
 ``COMM_WORLD`` (the MPI app number is checked where the launcher sets it), split
 off a brain communicator, and then run the same loops as the embedded runner.
+With ``--members M`` the job holds M independent models (M * N brain ranks, M body
+ranks): ``COMM_WORLD`` is split into one communicator per member, member m runs with
+seed ``run.seed + m`` (or the m-th of ``--member-seeds``) and writes its own file.
 Any exception on any rank prints ``rank R (role): message`` and aborts the whole
 job, so an error never leaves the others hanging.
 """
@@ -30,6 +33,10 @@ def _parser(prog: str, role: str) -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, metavar="MS", help="override run.duration_ms")
     p.add_argument("-o", "--output", default="run.h5", help="output HDF5 (written by the body rank)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--members", type=int, default=1, metavar="M",
+                   help="independent ensemble members in this job (default 1)")
+    p.add_argument("--member-seeds", metavar="S1,S2,...",
+                   help="seed of each member (default: run.seed + member index)")
     return p
 
 
@@ -44,8 +51,8 @@ def _scene(args):
     return scene.with_run(**changes) if changes else scene
 
 
-def _roles(world, role: str):
-    """(brain world ranks, body world rank); checks app numbers and scene agreement."""
+def _roles(world, role: str, n_members: int = 1):
+    """(brain world ranks, body world ranks); checks app numbers and the rank counts."""
     from mpi4py import MPI
     appnum = world.Get_attr(MPI.APPNUM)
     roles = world.allgather(role)
@@ -59,10 +66,43 @@ def _roles(world, role: str):
                                    ": -n 1 python -m body SCENE")
     brains = [r for r, ro in enumerate(roles) if ro == "brain"]
     bodies = [r for r, ro in enumerate(roles) if ro == "body"]
-    if len(bodies) != 1 or not brains:
-        raise RuntimeError(f"need >= 1 brain rank and exactly 1 body rank, got "
-                           f"{len(brains)} brain and {len(bodies)} body ranks")
-    return brains, bodies[0]
+    if len(bodies) != n_members or not brains or len(brains) % n_members:
+        raise RuntimeError(f"{n_members} member(s) need a multiple of {n_members} brain ranks "
+                           f"and exactly {n_members} body rank(s), got {len(brains)} brain and "
+                           f"{len(bodies)} body ranks")
+    return brains, bodies
+
+
+def _member(world, role: str, args, scene):
+    """Split COMM_WORLD by ensemble member.
+
+    Returns (scene with the member's seed, member index, member communicator, brain
+    ranks and body rank within it).
+    """
+    brains, bodies = _roles(world, role, args.members)
+    _check_same_scene(world, scene)
+    me = world.Get_rank()
+    per = len(brains) // args.members
+    member = brains.index(me) // per if role == "brain" else bodies.index(me)
+    comm = world.Split(member, me)
+    roles = comm.allgather(role)
+    seeds = [scene.run.seed + m for m in range(args.members)]
+    if args.member_seeds:
+        seeds = [int(x) for x in args.member_seeds.split(",")]
+        if len(seeds) != args.members:
+            raise ValueError(f"--member-seeds gives {len(seeds)} seeds for {args.members} members")
+    if args.members > 1:
+        scene = scene.with_run(seed=seeds[member])
+    return (scene, member, comm, [r for r, ro in enumerate(roles) if ro == "brain"],
+            roles.index("body"))
+
+
+def member_output(path: str, member: int, n_members: int) -> str:
+    """Output file of one member: ``run.h5`` -> ``run_member003.h5`` when M > 1."""
+    if n_members == 1:
+        return str(path)
+    root, ext = os.path.splitext(str(path))
+    return f"{root}_member{member:03d}{ext or '.h5'}"
 
 
 def _check_same_scene(world, scene) -> None:
@@ -142,9 +182,7 @@ def _brain(world, argv):
     from .loop import BrainSide, flush_points
 
     args = _parser("python -m brain", "brain").parse_args(argv)
-    scene = _scene(args)
-    brains, body_rank = _roles(world, "brain")
-    _check_same_scene(world, scene)
+    scene, _, world, _, body_rank = _member(world, "brain", args, _scene(args))
     comm = world.Split(0, world.Get_rank())
     model = build_brain_model(scene)
     engine = build_engine(scene, model, comm.Get_size(), comm.Get_rank(), MpiExchange(comm))
@@ -171,24 +209,23 @@ def _body(world, argv):
     from .progress import Progress
 
     args = _parser("python -m body", "body").parse_args(argv)
-    scene = _scene(args)
-    brains, _ = _roles(world, "body")
-    _check_same_scene(world, scene)
+    scene, member, world, brains, _ = _member(world, "body", args, _scene(args))
     world.Split(1, world.Get_rank())
+    output = member_output(args.output, member, args.members)
     t0 = time.perf_counter()
     model = build_brain_model(scene)
     body = build_body(scene)
     end = MpiBodyEnd(world, brains, n_pools=body.n_muscles)
 
     def writer(pools):
-        return RunWriter(args.output, scene, cell_table(model, pools), body.muscle_names,
+        return RunWriter(output, scene, cell_table(model, pools), body.muscle_names,
                          body.joint_names, pools.size, body.model.nq, body.model.nv,
                          mode="mpi", n_brain_ranks=len(brains))
 
     side = BodySide(scene, model, body, end, _SpikeCollector(world, brains).take, writer)
     side.start()
     t1 = time.perf_counter()
-    with Progress(scene, enabled=not args.no_progress) as bar:
+    with Progress(scene, enabled=not args.no_progress and member == 0) as bar:
         for k in range(scene.n_intervals):
             side.interval(k)
             bar.update(k)
@@ -197,7 +234,7 @@ def _body(world, argv):
     n_spikes = side.writer.n_spikes
     side.finish(build_s=t1 - t0, run_wall_s=run_s, n_synapses=n_syn,
                 real_time_factor=run_s / (scene.run.duration_ms * 1e-3))
-    print(f"wrote {args.output}: {n_spikes} spikes, {scene.run.duration_ms:.0f} ms simulated "
+    print(f"wrote {output}: {n_spikes} spikes, {scene.run.duration_ms:.0f} ms simulated "
           f"in {run_s:.2f} s ({run_s / (scene.run.duration_ms * 1e-3):.2f} s wall / s sim, "
           f"{len(brains)} brain ranks)", flush=True)
 

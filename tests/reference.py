@@ -28,9 +28,9 @@ def poisson(seed, stream, a, b, lam) -> int:
     u = uniform(seed, stream, a, b)
     p = math.exp(-lam)
     cdf, k = p, 0
-    while u > cdf and k < 10000:
+    while u > cdf and k < 255:
         k += 1
-        p *= lam / k
+        p *= lam * (1.0 / k)
         cdf += p
     return k
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .rng import STREAM_AFFERENT, STREAM_POISSON, poisson_p0
+from .rng import STREAM_AFFERENT, STREAM_POISSON, poisson_k, stream_key
 
 __all__ = ["_advance", "CHUNK"]
 
@@ -36,6 +36,8 @@ def _advance(step0, n_steps, dt_ms, seed, gid, type_of, C_m_pF, g_L_nS, E_L_mV, 
     n_r = x.shape[0]
     mask = ring_nS.shape[0] - 1
     n_chunks = (n + CHUNK - 1) // CHUNK
+    key_poisson = stream_key(seed, STREAM_POISSON)
+    key_afferent = stream_key(seed, STREAM_AFFERENT)
     for c in prange(n_chunks):
         lo = c * CHUNK
         hi = min(n, lo + CHUNK)
@@ -53,12 +55,12 @@ def _advance(step0, n_steps, dt_ms, seed, gid, type_of, C_m_pF, g_L_nS, E_L_mV, 
                     arrived = ring_nS[slot, r, i]
                     ring_nS[slot, r, i] = 0.0
                     if poisson_lam[r, i] > 0.0:
-                        arrived += poisson_w_nS[r, i] * poisson_p0(
-                            seed, STREAM_POISSON, gid[i], step * n_r + r,
+                        arrived += poisson_w_nS[r, i] * poisson_k(
+                            key_poisson, gid[i], step * n_r + r,
                             poisson_lam[r, i], poisson_p0_[r, i])
                     if r == aff_receptor and aff_lam[i] > 0.0:
-                        arrived += aff_w_nS[i] * poisson_p0(
-                            seed, STREAM_AFFERENT, gid[i], step, aff_lam[i], aff_p0[i])
+                        arrived += aff_w_nS[i] * poisson_k(
+                            key_afferent, gid[i], step, aff_lam[i], aff_p0[i])
                     xi = x[r, i] + gain[t, r] * arrived
                     g_old = g_nS[r, i]
                     g_new = p22[t, r] * g_old + p21[t, r] * xi

@@ -8,7 +8,7 @@ any rank count).  The mixer is SplitMix64's finaliser (Steele et al. 2014).
 import numpy as np
 from numba import njit
 
-__all__ = ["uniform", "poisson", "poisson_p0", "STREAM_PLACE", "STREAM_CONNECT", "STREAM_POISSON",
+__all__ = ["uniform", "uniform_k", "stream_key", "poisson", "poisson_p0", "poisson_k", "STREAM_PLACE", "STREAM_CONNECT", "STREAM_POISSON",
            "STREAM_AFFERENT", "STREAM_INIT", "STREAM_WEIGHT", "STREAM_INDEGREE"]
 
 # Stream ids: one per kind of randomness, so that draws never collide.
@@ -38,24 +38,47 @@ def _mix(z):
 
 
 @njit(cache=True)
-def uniform(seed, stream, a, b):
-    """Uniform float64 in [0, 1) keyed by four non-negative integers."""
-    h = _mix(np.uint64(seed) + _GOLDEN * np.uint64(stream + 1))
-    h = _mix(h ^ (np.uint64(a) * _GOLDEN))
+def stream_key(seed, stream):
+    """The (seed, stream) part of a key, hashed once; see ``uniform_k``."""
+    return _mix(np.uint64(seed) + _GOLDEN * np.uint64(stream + 1))
+
+
+@njit(cache=True, inline="always")
+def uniform_k(key, a, b):
+    """``uniform(seed, stream, a, b)`` given ``key = stream_key(seed, stream)``."""
+    h = _mix(key ^ (np.uint64(a) * _GOLDEN))
     h = _mix(h ^ (np.uint64(b) + _GOLDEN))
     return float(h >> _S11) * _INV53
 
 
 @njit(cache=True)
+def uniform(seed, stream, a, b):
+    """Uniform float64 in [0, 1) keyed by four non-negative integers."""
+    return uniform_k(stream_key(seed, stream), a, b)
+
+
+@njit(cache=True)
 def poisson_p0(seed, stream, a, b, lam, p0):
     """Poisson count with mean ``lam``, given ``p0 = exp(-lam)`` (precomputed by the caller)."""
-    u = uniform(seed, stream, a, b)
+    return poisson_k(stream_key(seed, stream), a, b, lam, p0)
+
+
+_INV_K = np.array([0.0] + [1.0 / k for k in range(1, 256)])
+
+
+@njit(cache=True, inline="always")
+def poisson_k(key, a, b, lam, p0):
+    """Poisson count with mean ``lam`` (p0 = exp(-lam)) from ``uniform_k(key, a, b)``.
+
+    Multiplies by tabulated 1/k instead of dividing (the hot loop of Poisson input).
+    """
+    u = uniform_k(key, a, b)
     p = p0
     cdf = p
     k = 0
-    while u > cdf and k < 10000:
+    while u > cdf and k < 255:
         k += 1
-        p *= lam / k
+        p *= lam * _INV_K[k]
         cdf += p
     return k
 
@@ -69,4 +92,4 @@ def poisson(seed, stream, a, b, lam):
     """
     if lam <= 0.0:
         return 0
-    return poisson_p0(seed, stream, a, b, lam, np.exp(-lam))
+    return poisson_k(stream_key(seed, stream), a, b, lam, np.exp(-lam))

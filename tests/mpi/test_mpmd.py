@@ -83,3 +83,22 @@ def test_wrong_program_order_is_reported(tmp_path):
     res = _mpirun(cmd, timeout=120)
     assert res.returncode != 0 and "launch brain first" in res.stderr
     assert os.path.exists(path)
+
+
+def test_ensemble_members_are_independent_models(small):
+    """--members 2: one job, two models (seed, seed+1), each equal to its embedded run."""
+    path, ref, tmp = small
+    out = tmp / "ens.h5"
+    res = _mpirun(mpmd_command(path, 1, out, progress=False, members=2))
+    assert res.returncode == 0, res.stderr[-3000:]
+    m0, a0 = _read(tmp / "ens_member000.h5")
+    m1, a1 = _read(tmp / "ens_member001.h5")
+    scene = load(path)
+    assert a0["seed"] == scene.run.seed and a1["seed"] == scene.run.seed + 1
+    assert np.array_equal(m0["spikes/brain/node_ids"], ref["spikes/brain/node_ids"])
+    other = tmp / "embedded_seed1.h5"
+    run_embedded(scene.with_run(seed=scene.run.seed + 1), other, progress=False)
+    r1 = _read(other)[0]
+    assert np.array_equal(m1["spikes/brain/node_ids"], r1["spikes/brain/node_ids"])
+    assert np.array_equal(m1["body/qpos"], r1["body/qpos"])
+    assert not np.array_equal(m1["cells/pos_um"], m0["cells/pos_um"])
