@@ -174,7 +174,7 @@ class Engine:
             steps, gids = steps[order], self.gid[idx[order]]
         else:
             steps, gids = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        all_steps, all_gids = self.exchange.exchange(steps, gids)
+        all_steps, all_gids = self.exchange.exchange(steps, gids, start)
         _deliver(all_steps, all_gids, self.syn.indptr, self.syn.target, self.syn.weight_nS,
                  self.syn.delay_steps, self.receptor_of_source, self.ring_nS,
                  numba.get_num_threads())

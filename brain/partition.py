@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["partition", "local_cells"]
+__all__ = ["partition", "partition_tiles", "local_cells"]
 
 
 def partition(n_cells: int, voxel: np.ndarray, n_ranks: int) -> np.ndarray:
@@ -11,7 +11,8 @@ def partition(n_cells: int, voxel: np.ndarray, n_ranks: int) -> np.ndarray:
 
     Cells are numbered voxel by voxel, so contiguous ranges are spatially compact.
     Cutting only between voxels keeps a voxel on one rank (when voxels are fewer
-    than ranks some ranks own no cell, which is allowed).
+    than ranks some ranks own no cell, which is allowed). Cells without a voxel (-1,
+    population models) may be cut anywhere.
 
     Returns int32[n_cells].
     """
@@ -20,17 +21,51 @@ def partition(n_cells: int, voxel: np.ndarray, n_ranks: int) -> np.ndarray:
     rank = np.zeros(n_cells, dtype=np.int32)
     if n_cells == 0 or n_ranks == 1:
         return rank
-    # Candidate cut points: where the voxel changes, or anywhere among cells without
-    # a voxel (-1, population models).
     starts = np.flatnonzero((np.diff(voxel) != 0) | (voxel[1:] < 0)) + 1
     for r in range(1, n_ranks):
         ideal = r * n_cells / n_ranks
-        if len(starts):
-            cut = starts[np.argmin(np.abs(starts - ideal))]
-        else:
-            cut = n_cells
+        cut = starts[np.argmin(np.abs(starts - ideal))] if len(starts) else n_cells
         rank[cut:] = r
     return rank
+
+
+def _bisect(idx, center, weight, first_rank, n_ranks, out):
+    """Recursive coordinate bisection of voxels ``idx`` over ranks [first, first + n)."""
+    if n_ranks == 1 or len(idx) <= 1:
+        out[idx] = first_rank
+        return
+    pts = center[idx]
+    axis = int(np.argmax(pts.max(axis=0) - pts.min(axis=0)))
+    # order by the axis, ties by voxel index, so the split is a pure function of inputs
+    order = idx[np.lexsort((idx, pts[:, axis]))]
+    left_ranks = n_ranks // 2
+    cum = np.cumsum(weight[order])
+    target = cum[-1] * left_ranks / n_ranks
+    cut = int(np.searchsorted(cum, target)) + 1
+    cut = min(max(cut, 1), len(order) - 1)
+    _bisect(order[:cut], center, weight, first_rank, left_ranks, out)
+    _bisect(order[cut:], center, weight, first_rank + left_ranks, n_ranks - left_ranks, out)
+
+
+def partition_tiles(voxel: np.ndarray, voxel_center_um: np.ndarray, n_ranks: int,
+                    cell_weight: np.ndarray | None = None) -> np.ndarray:
+    """Rank of every cell from spatially compact voxel tiles (recursive bisection).
+
+    Voxels are split along their longest extent, recursively, so that each rank's
+    tile carries the same total weight; ``cell_weight`` (float64[n_cells], default 1)
+    lets a caller weigh cells by their expected synapse count too.
+
+    voxel : int32[n_cells] (>= 0); voxel_center_um : float64[n_voxels, 3].
+    Returns int32[n_cells].
+    """
+    if n_ranks < 1:
+        raise ValueError(f"n_ranks = {n_ranks}: must be >= 1")
+    n_vox = len(voxel_center_um)
+    w = np.bincount(voxel, weights=cell_weight, minlength=n_vox).astype(np.float64)
+    used = np.flatnonzero(w > 0)
+    rank_of_voxel = np.zeros(n_vox, dtype=np.int32)
+    _bisect(used, np.asarray(voxel_center_um, dtype=np.float64), w, 0, n_ranks, rank_of_voxel)
+    return rank_of_voxel[voxel]
 
 
 def local_cells(rank_of_cell: np.ndarray, rank: int) -> np.ndarray:

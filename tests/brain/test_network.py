@@ -72,3 +72,17 @@ def test_engine_rejects_bad_use(small):
         eng.set_afferent_rates(np.zeros(3))
     steps, spk = eng.run(500)
     assert len(spk) > 0 and np.all(np.diff(steps) >= 0)
+
+
+def test_voxel_tiles_are_compact_and_balanced(small):
+    from brain.partition import partition_tiles
+    _, model = small
+    cortex = model.cells.voxel[model.atlas.column[model.cells.voxel][:, 0] >= 0]
+    centers = model.atlas.center_um
+    for n in (2, 3, 4):
+        rank_of = partition_tiles(cortex, centers, n)
+        counts = np.bincount(rank_of, minlength=n)
+        assert counts.min() > 0.5 * counts.max(), counts
+        for v in np.unique(cortex):                       # a voxel never straddles ranks
+            assert len(np.unique(rank_of[cortex == v])) == 1
+        assert np.array_equal(rank_of, partition_tiles(cortex, centers, n))   # pure
