@@ -13,7 +13,8 @@ import numpy as np
 from .connectivity import Synapses
 from .inputs import dc_schedule, poisson_arrays
 from .kernels.delivery import _deliver
-from .kernels.neurons import CHUNK, _advance
+from .kernels.neurons import CHUNK, POISSON_TABLE_LEN, _advance
+from .kernels.rng import poisson_cdf_table
 from .kernels.rng import STREAM_INIT, uniform
 from .model import Model
 
@@ -31,6 +32,23 @@ def exchange_period(min_delay_steps: int, interval_steps: int) -> int:
                          f"{interval_steps} must be >= 1")
     return max(d for d in range(1, min(min_delay_steps, interval_steps) + 1)
                if interval_steps % d == 0)
+
+
+def _poisson_tables(lam: np.ndarray):
+    """One Poisson CDF table per distinct mean count per step (lam[r, i]).
+
+    Returns (table int64[n_r, n] with -1 where lam = 0, cdf [n_tables, L], tail
+    [n_tables, 2] = (lam, pmf at L - 1)).
+    """
+    values, inverse = np.unique(lam, return_inverse=True)
+    table = inverse.reshape(lam.shape).astype(np.int64)
+    rows = [poisson_cdf_table(v, POISSON_TABLE_LEN) for v in values]
+    cdf = np.array([r[0] for r in rows]).reshape(len(values), POISSON_TABLE_LEN)
+    tail = np.array([[v, r[1]] for v, r in zip(values, rows)]).reshape(len(values), 2)
+    if len(values) and values[0] == 0.0:    # no input: table -1, and shift the others
+        table -= 1
+        cdf, tail = cdf[1:], tail[1:]
+    return table, np.ascontiguousarray(cdf), np.ascontiguousarray(tail)
 
 
 class Engine:
@@ -87,12 +105,12 @@ class Engine:
         max_delay = int(self.syn.delay_steps.max()) if self.syn.n else 1
         # A power-of-two ring turns the slot modulo into a mask on the hot paths.
         n_slots = 1 << int(np.ceil(np.log2(max_delay + self.period_steps + 2)))
-        self.ring_nS = np.zeros((n_slots, n_r, n))
+        self.ring_nS = np.zeros((n_slots, n_r, n), dtype=np.float32)
         self.receptor_of_source = tab.receptor_of_type[m.cells.type_id].astype(np.int64)
         self.dc = dc_schedule(m, self.gid)
         rate_Hz, self.poisson_w_nS = poisson_arrays(m, self.gid)
-        self.poisson_lam = rate_Hz * m.dt_ms * 1e-3
-        self.poisson_p0 = np.exp(-self.poisson_lam)
+        self.poisson_table, self.poisson_cdf, self.poisson_tail = \
+            _poisson_tables(rate_Hz * m.dt_ms * 1e-3)
         aff = m.params.afferents
         self.aff_receptor = m.params.receptor_index(aff.receptor) if aff else -1
         self.aff_lam = np.zeros(n)
@@ -154,7 +172,8 @@ class Engine:
             _advance(s, e - s, m.dt_ms, m.seed, self.gid, self.type_of, tab.C_m_pF, tab.g_L_nS,
                      tab.E_L_mV, tab.V_th_mV, tab.V_reset_mV, tab.ref_steps, tab.E_rev_mV,
                      tab.p11, tab.p21, tab.p22, tab.gain, self.dc.at(s) + self.stim_pA,
-                     self.poisson_lam, self.poisson_p0, self.poisson_w_nS, self.aff_lam,
+                     self.poisson_table, self.poisson_cdf, self.poisson_tail,
+                     self.poisson_w_nS, self.aff_lam,
                      self.aff_p0, self.aff_w_nS, self.aff_receptor, self.ring_nS, self.v_mV,
                      self.refr, self.x, self.g_nS, self._spike_step, self._spike_idx,
                      self._chunk_spikes, self._chunk_bad)

@@ -45,6 +45,14 @@ def deliver(spike_step, spike_gid, indptr, target, weight_nS, delay_steps, recep
             ring_nS[slot, receptor_of_source[src], target[s]] += np.float64(weight_nS[s])
 
 
+def exp_neg(a):
+    """exp(-a) as the kernel computes it (Taylor polynomial below 0.05)."""
+    if a < 0.05:
+        return 1.0 - a * (1.0 - a * (0.5 - a * (1.0 / 6.0 - a * (1.0 / 24.0 - a * (
+            1.0 / 120.0 - a * (1.0 / 720.0))))))
+    return math.exp(-a)
+
+
 def advance_one_cell(v, refr, x, g, arrived, i_pA, p, E_rev, gain, dt, C, gL, EL, Vth, Vreset,
                      ref_steps):
     """One step of one cell in plain Python. p: list of (p11, p21, p22) per receptor."""
@@ -61,7 +69,7 @@ def advance_one_cell(v, refr, x, g, arrived, i_pA, p, E_rev, gain, dt, C, gL, EL
         return Vreset, refr - 1, False
     g_tot = gL + g_sum
     v_inf = (gL * EL + gE + i_pA) / g_tot
-    v = v_inf + (v - v_inf) * math.exp(-dt * g_tot / C)
+    v = v_inf + (v - v_inf) * exp_neg(dt * g_tot / C)
     if v >= Vth:
         return Vreset, ref_steps, True
     return v, 0, False

@@ -8,7 +8,8 @@ any rank count).  The mixer is SplitMix64's finaliser (Steele et al. 2014).
 import numpy as np
 from numba import njit
 
-__all__ = ["uniform", "uniform_k", "stream_key", "poisson", "poisson_p0", "poisson_k", "STREAM_PLACE", "STREAM_CONNECT", "STREAM_POISSON",
+__all__ = ["uniform", "uniform_k", "stream_key", "poisson", "poisson_p0", "poisson_k",
+           "poisson_cdf_table", "STREAM_PLACE", "STREAM_CONNECT", "STREAM_POISSON",
            "STREAM_AFFERENT", "STREAM_INIT", "STREAM_WEIGHT", "STREAM_INDEGREE"]
 
 # Stream ids: one per kind of randomness, so that draws never collide.
@@ -81,6 +82,17 @@ def poisson_k(key, a, b, lam, p0):
         p *= lam * _INV_K[k]
         cdf += p
     return k
+
+
+def poisson_cdf_table(lam: float, length: int):
+    """(cdf[length], last pmf) of Poisson(lam), by the exact recurrence of ``poisson_k``."""
+    p = float(np.exp(-lam))
+    cdf = np.empty(length)
+    cdf[0] = p
+    for k in range(1, length):
+        p *= lam * _INV_K[k]
+        cdf[k] = cdf[k - 1] + p
+    return cdf, p
 
 
 @njit(cache=True)

@@ -3,7 +3,8 @@ import numpy as np
 
 from brain.kernels.delivery import _deliver
 from brain.kernels.neurons import CHUNK, _advance
-from brain.kernels.rng import poisson, uniform
+from brain.engine import _poisson_tables
+from brain.kernels.rng import STREAM_POISSON, poisson, uniform
 from brain.propagators import propagator
 from tests import reference as ref
 
@@ -58,7 +59,7 @@ def test_advance_matches_twin():
     EL, Vth, Vr = np.array([-70.0, -70.0]), np.array([-50.0, -50.0]), np.array([-60.0, -60.0])
     ref_steps = np.array([20, 10])
     type_of = rng.integers(0, 2, n).astype(np.int64)
-    i_dc = rng.uniform(0, 400, n)
+    i_dc = rng.uniform(-300, 200, n)
     ring = rng.uniform(0, 2, (512, n_r, n)) * (rng.random((512, n_r, n)) < 0.05)
     v0 = rng.uniform(-65, -51, n)
     v, refr, x, g = v0.copy(), np.zeros(n, np.int64), np.zeros((n_r, n)), np.zeros((n_r, n))
@@ -66,9 +67,14 @@ def test_advance_matches_twin():
     zeros = np.zeros((n_r, n))
     n_chunks = (n + CHUNK - 1) // CHUNK
     chunk_spikes, chunk_bad = np.zeros(n_chunks, np.int64), np.zeros(n_chunks, np.int64)
+    # background Poisson on receptor 0: three rates, one far into the table's tail
+    lam = np.zeros((n_r, n))
+    lam[0] = np.array([1.1, 3.0, 19.0])[np.arange(n) % 3]
+    w_in = np.where(lam > 0, 0.3, 0.0)
+    table, cdf, tail = _poisson_tables(lam)
     _advance(0, steps, dt, 1, np.arange(n, dtype=np.int64), type_of, C, gL, EL, Vth,
              Vr, ref_steps, E_rev, tab["p11"], tab["p21"], tab["p22"], tab["gain"],
-             i_dc, zeros, np.ones((n_r, n)), zeros, np.zeros(n), np.ones(n), np.zeros(n), -1,
+             i_dc, table, cdf, tail, w_in, np.zeros(n), np.ones(n), np.zeros(n), -1,
              ring.copy(), v, refr, x, g, spk_s, spk_i, chunk_spikes, chunk_bad)
     assert chunk_bad.sum() == 0 and chunk_spikes.sum() > 10
     got = []
@@ -82,10 +88,22 @@ def test_advance_matches_twin():
         vi, ri, xi, gi = v0[i], 0, [0.0, 0.0], [0.0, 0.0]
         p = [(tab["p11"][t, r], tab["p21"][t, r], tab["p22"][t, r]) for r in range(n_r)]
         for s in range(steps):
+            arrived = ring[s, :, i].copy()
+            for r in range(n_r):
+                if lam[r, i] > 0:
+                    arrived[r] += w_in[r, i] * ref.poisson(1, STREAM_POISSON, i, s * n_r + r,
+                                                           lam[r, i])
             vi, ri, spiked = ref.advance_one_cell(
-                vi, ri, xi, gi, ring[s, :, i], i_dc[i], p, E_rev[t], tab["gain"][t], dt, C[t],
+                vi, ri, xi, gi, arrived, i_dc[i], p, E_rev[t], tab["gain"][t], dt, C[t],
                 gL[t], EL[t], Vth[t], Vr[t], ref_steps[t])
             if spiked:
                 twin_spikes.append((s, i))
         assert vi == v[i]
     assert sorted(twin_spikes) == sorted(got)
+
+
+def test_exp_neg_polynomial_is_exp_to_rounding():
+    from brain.kernels.neurons import _exp_neg
+    a = np.concatenate([np.linspace(0, 0.05, 2001), [0.0499999, 0.05, 0.3, 5.0]])
+    got = np.array([_exp_neg(x) for x in a])
+    np.testing.assert_allclose(got, np.exp(-a), rtol=3e-13, atol=0)

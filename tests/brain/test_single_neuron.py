@@ -35,7 +35,8 @@ def run_kernel(arrivals, i_dc_pA, t_end_ms):
         _advance(s, 1, DT, 1, np.array([0], np.int64), np.array([0], np.int64), np.array([C]),
                  np.array([GL]), np.array([EL]), np.array([VTH]), np.array([VRESET]),
                  np.array([int(round(TREF / DT))], np.int64), E_rev, tab["p11"], tab["p21"],
-                 tab["p22"], tab["gain"], np.array([i_dc_pA]), zeros, np.ones((n_r, 1)), zeros,
+                 tab["p22"], tab["gain"], np.array([i_dc_pA]), np.full((n_r, 1), -1),
+                 np.zeros((0, 16)), np.zeros((0, 2)), zeros,
                  np.zeros(1), np.ones(1), np.zeros(1), -1, ring, v, refr, x, g, spike_step,
                  spike_idx, n_spk, bad)
         assert bad[0] == 0
