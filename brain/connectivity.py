@@ -1,8 +1,13 @@
 """Wiring: distance-dependent rules -> incoming synapses of a rank's cells, as CSR by source.
 
 Synapses are generated on the rank that owns the target, with draws keyed by
-(target gid, source gid, rule): every rank count yields the same network, and no
-rank ever holds another rank's synapses.
+(target gid, source gid, rule) (fixed-count kinds: (target gid, draw index, rule)):
+every rank count yields the same network, and no rank ever holds another rank's synapses.
+
+On the patch atlas, rules use the distance in the (x, y) plane.  On a voxel atlas
+(``cells.sheet_um`` set) ``connections`` wire cells of the same region and hemisphere by
+the distance between their surface points (or as parallel fibres), and ``projections``
+wire areas from connectome strengths (``brain.kernels.projections``).
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kernels.connect import _connect_rule, _fixed_indegree, _to_source_csr
+from .kernels.projections import _connect_sheet, _project, _to_source_csr_rules
 from .params import BrainParams
 from .placement import Cells
 
@@ -105,6 +111,8 @@ def connect(params: BrainParams, cells: Cells, local_gids: np.ndarray, dt_ms: fl
     seed : model seed.
     """
     local_gids = np.ascontiguousarray(local_gids, dtype=np.int64)
+    if cells.sheet_um is not None:
+        return _connect_atlas(params, cells, local_gids, dt_ms, seed, grid_um)
     n_local, n_rules = len(local_gids), len(params.connections)
     pres, starts = [], np.zeros(n_rules, dtype=np.int64)
     rule_indptr = np.zeros((n_rules, n_local + 1), dtype=np.int64)
@@ -132,3 +140,181 @@ def connect(params: BrainParams, cells: Cells, local_gids: np.ndarray, dt_ms: fl
         raise ValueError(f"a delay of {max_delay * dt_ms:.1f} ms exceeds 255 steps; "
                          "raise dt_ms or the conduction velocity")
     return Synapses(indptr=indptr, target=target, weight_nS=weight, delay_steps=delay_steps)
+
+
+# ------------------------------------------------------------------ voxel atlases
+
+def _merge(n_local: int, parts) -> tuple:
+    """Join target-grouped pieces [(post_local int64[m], count int64[m], pre), ...] with
+    disjoint targets into one list grouped by local target, in target order."""
+    count = np.zeros(n_local, dtype=np.int64)
+    for post_local, c, _ in parts:
+        count[post_local] += c
+    start = np.zeros(n_local + 1, dtype=np.int64)
+    np.cumsum(count, out=start[1:])
+    out = np.empty(start[-1], dtype=np.int64)
+    for post_local, c, pre in parts:
+        if len(pre) == 0:
+            continue
+        seg = np.repeat(start[post_local] - np.concatenate([[0], np.cumsum(c)[:-1]]), c)
+        out[seg + np.arange(len(pre))] = pre
+    return out, count
+
+
+def _sheet_buckets(gids, s, cell_um):
+    grid0 = s.min(axis=0) if len(s) else np.zeros(3)
+    dims = (np.floor((s.max(axis=0) - grid0) / cell_um).astype(np.int64) + 1) if len(s) \
+        else np.ones(3, np.int64)
+    b3 = np.floor((s - grid0) / cell_um).astype(np.int64)
+    bucket = (b3[:, 0] * dims[1] + b3[:, 1]) * dims[2] + b3[:, 2]
+    order = np.lexsort((gids, bucket))
+    indptr = np.zeros(int(np.prod(dims)) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(bucket, minlength=int(np.prod(dims))), out=indptr[1:])
+    return gids[order], np.ascontiguousarray(s[order]), indptr, grid0, dims
+
+
+def _area_key(cells: Cells) -> np.ndarray:
+    return cells.region.astype(np.int64) * 2 + cells.hemisphere
+
+
+def _draw_sheet_rule(r, rule, params, cells, local_gids, seed, grid_um):
+    """One ``connections`` rule on a voxel atlas: (pre, count[n_local])."""
+    key = _area_key(cells)
+    pre = np.flatnonzero(np.isin(cells.type_id, [params.type_index(t) for t in rule.pre]))
+    post_local = np.flatnonzero(np.isin(cells.type_id[local_gids],
+                                        [params.type_index(t) for t in rule.post]))
+    post = local_gids[post_local]
+    if len(pre) == 0 or len(post) == 0:
+        return np.zeros(0, np.int64), np.zeros(len(local_gids), np.int64)
+    if rule.indegree > 0:
+        parts = []
+        for k in np.unique(key[post]):
+            pk, mine = pre[key[pre] == k], post_local[key[post] == k]
+            if rule.indegree > len(pk) - 1:
+                raise ValueError(f"connections[{r}]: indegree {rule.indegree} exceeds the "
+                                 f"{len(pk)} candidate sources in {cells.region_names[k // 2]}")
+            out = np.empty(len(mine) * rule.indegree, dtype=np.int64)
+            _fixed_indegree(local_gids[mine], pk.astype(np.int64), rule.indegree, seed, r, out)
+            parts.append((mine, np.full(len(mine), rule.indegree), out))
+        return _merge(len(local_gids), parts)
+    if rule.kind == "parallel_fibre":
+        half = np.array([rule.fibre_width_um / 2, rule.fibre_width_um / 2,
+                         rule.fibre_length_um / 2])
+        mode, cell_um = 1, max(grid_um, rule.fibre_width_um)
+    elif rule.sigma_um > 0:
+        half = np.full(3, rule.cutoff_sigmas * rule.sigma_um)
+        mode, cell_um = 0, max(grid_um, half[0])
+    else:
+        half, mode, cell_um = np.full(3, np.inf), 0, 1e12
+    pre_g, pre_s, indptr, grid0, dims = _sheet_buckets(pre.astype(np.int64),
+                                                       cells.sheet_um[pre], cell_um)
+    args = (post, np.ascontiguousarray(cells.sheet_um[post]), key[post], pre_g, pre_s,
+            key[pre_g], indptr, grid0, float(cell_um), dims, half, mode, rule.p_max,
+            rule.sigma_um, seed, r)
+    per_post = np.zeros(len(post), dtype=np.int64)
+    n = _connect_sheet(*args, np.zeros(0, np.int64), per_post)
+    out = np.empty(n, dtype=np.int64)
+    _connect_sheet(*args, out, per_post)
+    return _merge(len(local_gids), [(post_local, per_post, out)])
+
+
+def _map_positions(cells: Cells):
+    """Per voxel: mean surface point; per (region, hemisphere): centroid and spread.
+
+    Returns (vox_sheet float64[n_vox, 3], centre {(region, hemi): [3]}, scale {...: [3]})."""
+    n_vox = int(cells.voxel.max()) + 1 if cells.n else 0
+    cnt = np.maximum(np.bincount(cells.voxel, minlength=n_vox), 1)
+    vox = np.stack([np.bincount(cells.voxel, cells.sheet_um[:, a], n_vox) / cnt
+                    for a in range(3)], axis=1)
+    centre, scale = {}, {}
+    for k in np.unique(_area_key(cells)):
+        s = cells.sheet_um[_area_key(cells) == k]
+        centre[k] = s.mean(axis=0)
+        scale[k] = np.maximum(s.std(axis=0), 50.0)
+    return vox, centre, scale
+
+
+def _draw_projection(key, rule, row, params, cells, local_gids, seed, maps):
+    """One (source A, target B, side, W) row of a projection rule: (pre, count)."""
+    src, dst, side, strength = row
+    names = list(cells.region_names)
+    a, b = names.index(src), names.index(dst)
+    pre_t = [params.type_index(t) for t in rule.pre]
+    post_t = [params.type_index(t) for t in rule.post]
+    lam = rule.indegree_per_strength * strength
+    post_mask = np.isin(cells.type_id[local_gids], post_t) & (cells.region[local_gids] == b)
+    parts = []
+    vox_sheet, centre, scale = maps
+    for h in (0, 1):
+        post_local = np.flatnonzero(post_mask & (cells.hemisphere[local_gids] == h))
+        hp = h if side == "ipsi" else 1 - h
+        pre = np.flatnonzero(np.isin(cells.type_id, pre_t) & (cells.region == a)
+                             & (cells.hemisphere == hp)).astype(np.int64)
+        if len(post_local) == 0 or len(pre) < 2 or not (lam > 0):
+            continue
+        post = local_gids[post_local]
+        pre_vox, first = np.unique(cells.voxel[pre], return_index=True)
+        indptr = np.append(first, len(pre)).astype(np.int64)
+        post_vox, post_idx = np.unique(cells.voxel[post], return_inverse=True)
+        mirror = np.array([1.0, 1.0, -1.0 if side == "contra" else 1.0])
+        pre_map = (vox_sheet[pre_vox] - centre[a * 2 + hp]) / scale[a * 2 + hp] * mirror
+        post_map = (vox_sheet[post_vox] - centre[b * 2 + h]) / scale[b * 2 + h]
+        sigma = rule.map_sigma if rule.topographic else 0.0
+        args = (post, post_idx.astype(np.int64), np.ascontiguousarray(post_map), pre, indptr,
+                np.ascontiguousarray(pre_map), sigma, lam, seed, key)
+        per_post = np.zeros(len(post), dtype=np.int64)
+        n = _project(*args, np.zeros(0, np.int64), per_post)
+        out = np.empty(n, dtype=np.int64)
+        _project(*args, out, per_post)
+        parts.append((post_local, per_post, out))
+    return _merge(len(local_gids), parts)
+
+
+def _connect_atlas(params, cells, local_gids, dt_ms, seed, grid_um) -> Synapses:
+    if len(params.connections) > 64:
+        raise ValueError(f"{len(params.connections)} connection rules: at most 64 are "
+                         "supported on a voxel atlas")
+    d = params.delays
+    drawn, weight, fixed, base, velocity = [], [], [], [], []
+    for r, rule in enumerate(params.connections):
+        drawn.append(_draw_sheet_rule(r, rule, params, cells, local_gids, seed, grid_um))
+        weight.append(rule.weight_nS)
+        fixed.append(-1.0 if rule.delay_ms is None else rule.delay_ms)
+        base.append(d.base_ms)
+        velocity.append(d.velocity_um_per_ms)
+    maps = _map_positions(cells) if params.projections else None
+    key = 64
+    for rule in params.projections:
+        for row in rule.resolved:
+            drawn.append(_draw_projection(key, rule, row, params, cells, local_gids, seed, maps))
+            key += 1
+            weight.append(rule.weight_nS)
+            fixed.append(-1.0 if rule.delay_ms is None else rule.delay_ms)
+            base.append(d.base_ms)
+            velocity.append(rule.velocity_um_per_ms or d.velocity_um_per_ms)
+    if key > 4096:
+        raise ValueError(f"{key - 64} projection pathways: at most 4032 are supported")
+    n_local, n_rules = len(local_gids), len(drawn)
+    starts = np.zeros(n_rules, dtype=np.int64)
+    rule_indptr = np.zeros((n_rules, n_local + 1), dtype=np.int64)
+    total = 0
+    for r, (pre, count) in enumerate(drawn):
+        np.cumsum(count, out=rule_indptr[r, 1:])
+        starts[r] = total
+        total += len(pre)
+    pre = np.concatenate([p for p, _ in drawn]) if drawn else np.zeros(0, np.int64)
+    del drawn
+    indptr = np.zeros(cells.n + 1, dtype=np.int64)
+    target = np.empty(total, dtype=np.int32)
+    weight_nS = np.empty(total, dtype=np.float32)
+    delay_steps = np.empty(total, dtype=np.uint8)
+    max_delay = _to_source_csr_rules(
+        cells.n, n_local, pre, starts, rule_indptr, np.array(weight, dtype=np.float32),
+        np.array(fixed, dtype=np.float64), np.array(base, dtype=np.float64),
+        np.array(velocity, dtype=np.float64), np.ascontiguousarray(cells.pos_um), local_gids,
+        d.min_ms, dt_ms, indptr, target, weight_nS, delay_steps)
+    if max_delay > 255:
+        raise ValueError(f"a delay of {max_delay * dt_ms:.1f} ms exceeds 255 steps; "
+                         "raise dt_ms or the conduction velocity")
+    return Synapses(indptr=indptr, target=target, weight_nS=weight_nS,
+                    delay_steps=delay_steps)

@@ -2,19 +2,24 @@
 
 ``build_model`` turns a ``BrainParams`` into atlas -> cells -> per-type tables.
 Synapses are not part of the model: each rank draws its own (``brain.connectivity``).
+On a voxel atlas the model's ``params`` are the scene's with every projection's
+connectome strengths resolved (``ProjectionRule.resolved``), so wiring needs no files.
 """
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
-from .atlas import Atlas, synthetic_patch
-from .params import BrainParams
+from .atlas import Atlas, load_voxel_atlas, synthetic_atlas_files, synthetic_patch
+from .params import AtlasSpec, BrainParams
 from .placement import Cells, place_cells
 from .propagators import propagator
 
-__all__ = ["Model", "TypeTables", "build_model", "build_population_model"]
+__all__ = ["Model", "TypeTables", "build_model", "build_population_model", "atlas_files",
+           "resolve_projections", "assemble_model"]
 
 
 @dataclass(frozen=True)
@@ -90,12 +95,64 @@ def _type_tables(params: BrainParams, dt_ms: float) -> TypeTables:
         **coeff)
 
 
-def build_model(params: BrainParams, dt_ms: float, seed: int) -> Model:
-    """Atlas -> cell placement -> tables. Cheap (O(cells)); every rank builds it."""
+def atlas_files(spec: AtlasSpec, cache_dir=None) -> dict:
+    """The files of a voxel atlas: the scene's paths, or the synthetic brain's written once
+    under ``cache_dir`` (a temporary folder if None)."""
+    if spec.kind == "allen":
+        return {k: getattr(spec, k) for k in ("annotation", "ontology", "connectome",
+                                              "densities")}
+    if cache_dir is None:
+        cache_dir = tempfile.mkdtemp(prefix="cosim-atlas-")
+    return synthetic_atlas_files(cache_dir, spec.voxel_um, spec.synthetic_seed)
+
+
+def resolve_projections(params: BrainParams, connectome) -> BrainParams:
+    """``params`` with (source, target, side, strength) rows filled in every projection.
+
+    Strengths come from ``connectome.strength(A, B, side)`` unless the rule states one;
+    the ipsilateral A == B pair is skipped (within-area wiring is Gaussian)."""
+    rules = []
+    for rule in params.projections:
+        rows = []
+        for a in rule.pre_regions:
+            for b in rule.post_regions:
+                for side in rule.sides:
+                    if a == b and side == "ipsi":
+                        continue
+                    if rule.strength is not None:
+                        w = rule.strength
+                    else:
+                        w = connectome.strength(a, b, side)
+                        if rule.fold_contra:
+                            w += connectome.strength(a, b, "contra")
+                    if w > 0:
+                        rows.append((a, b, side, float(w)))
+        rules.append(dataclasses.replace(rule, resolved=tuple(rows)))
+    return dataclasses.replace(params, projections=tuple(rules))
+
+
+def build_model(params: BrainParams, dt_ms: float, seed: int, cache_dir=None) -> Model:
+    """Atlas -> cell placement -> tables. Cheap (O(cells)); every rank builds it.
+
+    ``cache_dir``: where the synthetic atlas's files are written once (voxel atlases)."""
     if not (dt_ms > 0):
         raise ValueError(f"dt_ms = {dt_ms!r}: must be > 0")
-    atlas = synthetic_patch(params.atlas)
+    if isinstance(params.atlas, AtlasSpec):
+        from .allen import read_knox
+        files = atlas_files(params.atlas, cache_dir)
+        atlas, onto = load_voxel_atlas(params.atlas, files)
+        if params.projections:
+            params = resolve_projections(params, read_knox(files["connectome"], onto))
+    else:
+        atlas = synthetic_patch(params.atlas)
     cells = place_cells(atlas, params.cell_types, params.density_scale, seed)
+    return Model(params=params, atlas=atlas, cells=cells, tables=_type_tables(params, dt_ms),
+                 dt_ms=dt_ms, seed=seed)
+
+
+def assemble_model(params: BrainParams, atlas: Atlas, cells: Cells, dt_ms: float,
+                   seed: int) -> Model:
+    """A Model from parts built earlier (e.g. loaded from a cache): adds the type tables."""
     return Model(params=params, atlas=atlas, cells=cells, tables=_type_tables(params, dt_ms),
                  dt_ms=dt_ms, seed=seed)
 

@@ -8,8 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import math
 
-__all__ = ["Receptor", "CellType", "ConnectionRule", "DelayParams", "DCStimulus",
-           "PoissonInput", "AfferentInput", "PatchAtlasSpec", "Layer", "BrainParams"]
+__all__ = ["Receptor", "CellType", "ConnectionRule", "ProjectionRule", "DelayParams",
+           "DCStimulus", "PoissonInput", "AfferentInput", "PatchAtlasSpec", "AtlasSpec",
+           "Layer", "BrainParams", "ATLAS_LAYERS"]
+
+# Layer names of the voxel atlases (kind "synthetic"/"allen"): neocortex L1..L6 (Allen's L5
+# split into L5A/L5B by depth), cerebellar cortex ML (molecular), PCL (Purkinje), GL
+# (granular); "" for unlayered regions.
+ATLAS_LAYERS = ("", "L1", "L2/3", "L4", "L5A", "L5B", "L6", "ML", "PCL", "GL")
 
 
 def _positive(name: str, value: float) -> None:
@@ -70,11 +76,15 @@ class CellType:
     region: str = "MOp"                # Allen acronym of the region it is placed in
     layer: str = ""                    # layer name ("L2/3", "L5B", ...) or "" if unlayered
     density_per_mm3: float = 0.0       # placement density before the scene's scale
+    fraction: float = 0.0              # or: this fraction of the voxel's neuron density
+    regions: tuple = ()                # scene-level family: expanded to one type per region
     V_init_mV: float | None = None     # None: uniform in [V_reset, V_th)
     tau_syn_ms: dict = field(default_factory=dict)
 
     def __post_init__(self):
         _positive("C_m_pF", self.C_m_pF)
+        if not (0 <= self.fraction <= 1):
+            raise ValueError(f"fraction = {self.fraction!r}: must be in [0, 1]")
         _positive("g_L_nS", self.g_L_nS)
         for key in ("E_L_mV", "V_th_mV", "V_reset_mV"):
             _finite(key, getattr(self, key))
@@ -96,6 +106,12 @@ class ConnectionRule:
     Fixed in-degree (``indegree`` > 0): each post cell gets exactly ``indegree``
     distinct pre cells drawn uniformly (no autapses, no multapses); p_max is unused.
     ``delay_ms`` fixes the delay of the rule's synapses (default: from distance).
+
+    On a voxel atlas (kind "synthetic"/"allen") a rule wires cells of the same region and
+    hemisphere only, and d is the distance between the cells' surface points (see
+    ``brain.atlas``).  ``kind = "parallel_fibre"``: a pre cell (granule) contacts a post
+    cell with probability p_max when they lie within ``fibre_width_um`` across the folium
+    and ``fibre_length_um`` along it (the parallel-fibre axis), at any depth.
     """
 
     pre: tuple
@@ -106,8 +122,15 @@ class ConnectionRule:
     cutoff_sigmas: float = 3.0
     indegree: int = 0
     delay_ms: float | None = None
+    kind: str = "gaussian"
+    fibre_length_um: float = 3000.0
+    fibre_width_um: float = 100.0
 
     def __post_init__(self):
+        if self.kind not in ("gaussian", "parallel_fibre"):
+            raise ValueError(f"kind = {self.kind!r}: must be 'gaussian' or 'parallel_fibre'")
+        _positive("fibre_length_um", self.fibre_length_um)
+        _positive("fibre_width_um", self.fibre_width_um)
         if self.indegree < 0:
             raise ValueError(f"indegree = {self.indegree}: must be >= 0")
         if self.delay_ms is not None and not (self.delay_ms > 0):
@@ -119,6 +142,70 @@ class ConnectionRule:
         _positive("cutoff_sigmas", self.cutoff_sigmas)
         if not self.pre or not self.post:
             raise ValueError("pre and post must each name at least one cell type")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectionRule:
+    """Inter-area wiring from a connectome: ``pre`` cells of ``pre_regions`` onto ``post``
+    cells of ``post_regions``.
+
+    For every (source region A, target region B, side) with side "ipsi" (same
+    hemisphere) and/or "contra", the connectome strength W = strength(A, B, side) (or
+    ``strength`` if given) sets the mean in-degree of each post cell,
+    ``indegree_per_strength * W``, drawn from the ``pre`` cells of A on that side
+    (probability k / N_pre: the synapse count scales with the post cell count, the
+    in-degree does not depend on the density scale).  A == B on the ipsi side is skipped
+    (within-area wiring is the job of ``connections``).
+    ``topographic``: sources are drawn with weight exp(-d^2 / 2 map_sigma^2), d the
+    distance between the post voxel's and the pre voxel's *corresponding* positions
+    (surface points standardised per area and hemisphere: centred on the area's
+    centroid, divided by its RMS radius, left-right mirrored for contra), so
+    body-part maps connect to the same body part.  Delays: base_ms + 3-D distance /
+    ``velocity_um_per_ms`` (default: the scene's), or ``delay_ms``.
+    ``fold_contra`` (with hemisphere "ipsi"): W = ipsi + contra strength, for
+    one-hemisphere models whose crossed pathways (pons -> cerebellum, deep nuclei ->
+    thalamus) are folded onto the modelled side.
+    ``resolved``: (A, B, side, W) rows, filled by the model builder from the connectome.
+    """
+
+    pre_regions: tuple
+    post_regions: tuple
+    pre: tuple
+    post: tuple
+    weight_nS: float
+    indegree_per_strength: float
+    hemisphere: str = "both"
+    strength: float | None = None
+    fold_contra: bool = False
+    topographic: bool = False
+    map_sigma: float = 0.3
+    delay_ms: float | None = None
+    velocity_um_per_ms: float | None = None
+    resolved: tuple = ()
+
+    def __post_init__(self):
+        _non_negative("weight_nS", self.weight_nS)
+        _non_negative("indegree_per_strength", self.indegree_per_strength)
+        _positive("map_sigma", self.map_sigma)
+        if self.hemisphere not in ("ipsi", "contra", "both"):
+            raise ValueError(f"hemisphere = {self.hemisphere!r}: must be 'ipsi', 'contra' "
+                             "or 'both'")
+        if self.strength is not None:
+            _non_negative("strength", self.strength)
+        if self.fold_contra and self.hemisphere != "ipsi":
+            raise ValueError(f"fold_contra = true: needs hemisphere = 'ipsi', got "
+                             f"{self.hemisphere!r}")
+        if self.delay_ms is not None:
+            _positive("delay_ms", self.delay_ms)
+        if self.velocity_um_per_ms is not None:
+            _positive("velocity_um_per_ms", self.velocity_um_per_ms)
+        for key in ("pre_regions", "post_regions", "pre", "post"):
+            if not getattr(self, key):
+                raise ValueError(f"{key} = []: must name at least one entry")
+
+    @property
+    def sides(self) -> tuple:
+        return ("ipsi", "contra") if self.hemisphere == "both" else (self.hemisphere,)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,6 +294,7 @@ class PatchAtlasSpec:
     """
 
     region: str = "MOp"
+    kind: str = "patch"
     columns: tuple = (3, 3)
     voxel_um: float = 100.0
     layers: tuple = ()
@@ -214,11 +302,49 @@ class PatchAtlasSpec:
     thalamus_voxels: int = 1
 
     def __post_init__(self):
+        if self.kind != "patch":
+            raise ValueError(f"kind = {self.kind!r}: must be 'patch', 'synthetic' or 'allen'")
         _positive("voxel_um", self.voxel_um)
         if len(self.columns) != 2 or min(self.columns) < 1:
             raise ValueError(f"columns = {self.columns!r}: must be two integers >= 1")
         if self.thalamus_voxels < 0:
             raise ValueError(f"thalamus_voxels = {self.thalamus_voxels}: must be >= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AtlasSpec:
+    """A voxel atlas: the default synthetic mouse brain or user-given Allen CCF files.
+
+    kind "synthetic": ``brain.synthetic_brain`` files (written once to a cache folder).
+    kind "allen": ``annotation`` (CCF NRRD), ``ontology`` (JSON/CSV), ``connectome``
+    (Knox CSV), ``densities`` (Keller/Murakami JSON or CSV); paths already resolved.
+    ``regions``: Allen acronyms to model (a voxel belongs to the nearest listed ancestor
+    of its label); ``hemispheres``: "left" and/or "right".
+    """
+
+    kind: str
+    regions: tuple
+    hemispheres: tuple = ("left",)
+    voxel_um: float = 100.0
+    synthetic_seed: int = 0
+    annotation: str = ""
+    ontology: str = ""
+    connectome: str = ""
+    densities: str = ""
+
+    def __post_init__(self):
+        if self.kind not in ("synthetic", "allen"):
+            raise ValueError(f"kind = {self.kind!r}: must be 'patch', 'synthetic' or 'allen'")
+        _positive("voxel_um", self.voxel_um)
+        if not self.regions:
+            raise ValueError("regions = []: name at least one Allen acronym")
+        if not self.hemispheres or not set(self.hemispheres) <= {"left", "right"}:
+            raise ValueError(f"hemispheres = {list(self.hemispheres)!r}: must be a non-empty "
+                             "list of 'left', 'right'")
+        if self.kind == "allen":
+            for key in ("annotation", "ontology", "connectome", "densities"):
+                if not getattr(self, key):
+                    raise ValueError(f"{key} = '': required for kind 'allen'")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -233,7 +359,8 @@ class BrainParams:
     poisson: tuple = ()           # of PoissonInput
     afferents: AfferentInput | None = None
     density_scale: float = 1.0
-    atlas: PatchAtlasSpec = PatchAtlasSpec()
+    atlas: PatchAtlasSpec | AtlasSpec = PatchAtlasSpec()
+    projections: tuple = ()       # of ProjectionRule (voxel atlases only)
 
     def __post_init__(self):
         _positive("density_scale", self.density_scale)

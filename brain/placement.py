@@ -3,18 +3,23 @@
 Each (voxel, cell type) pair has its own random stream, so the cells of a voxel do
 not depend on which other voxels or types exist, nor on the number of ranks.
 Cells are numbered voxel by voxel, so contiguous id ranges are spatially compact.
+
+Expected count of type t in voxel v: density x voxel volume x scale, where density is the
+type's ``density_per_mm3`` or its ``fraction`` of the voxel's neuron density (voxel
+atlases: from the atlas's density table, per Allen structure).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .atlas import Atlas
 from .kernels.rng import STREAM_PLACE, uniform
 from .params import CellType
 
-__all__ = ["Cells", "place_cells"]
+__all__ = ["Cells", "place_cells", "expected_counts"]
 
 
 @dataclass(frozen=True)
@@ -23,25 +28,83 @@ class Cells:
 
     type_id : int16[n], index into the model's cell types.
     voxel : int32[n], index into the atlas voxels.
-    pos_um : float64[n, 3], position (x, y along the surface, z depth).
+    pos_um : float64[n, 3], position (patch: x, y along the surface, z depth; voxel
+        atlases: AP, DV, LR).
+    Voxel atlases only (None on the patch):
+    region : int16[n], index into ``region_names``; hemisphere : int8[n] (0 left);
+    layer : int8[n], index into ``brain.params.ATLAS_LAYERS``;
+    depth_um : float32[n] (NaN where undefined); sheet_um : float64[n, 3], the cell's
+    surface point (``brain.atlas``); for the synthetic atlas's sheets it is (u, 0, v).
     """
 
     type_id: np.ndarray
     voxel: np.ndarray
     pos_um: np.ndarray
+    region: np.ndarray | None = None
+    hemisphere: np.ndarray | None = None
+    layer: np.ndarray | None = None
+    depth_um: np.ndarray | None = None
+    sheet_um: np.ndarray | None = None
+    region_names: tuple = ()
 
     @property
     def n(self) -> int:
         return len(self.type_id)
 
+    @property
+    def uv_um(self) -> np.ndarray:
+        """float64[n, 2] surface coordinates (u, v) of chart cells (sheet_um[:, [0, 2]])."""
+        return self.sheet_um[:, [0, 2]]
 
-def _expected_count(cell_type: CellType, atlas: Atlas, v: int, scale: float) -> float:
-    if atlas.region[v] != cell_type.region:
-        return 0.0
-    if cell_type.layer and atlas.layer[v] != cell_type.layer:
-        return 0.0
+
+def _type_mask(cell_type: CellType, atlas: Atlas) -> np.ndarray:
+    mask = atlas.region == cell_type.region
+    if cell_type.layer:
+        mask &= atlas.layer == cell_type.layer
+    return mask
+
+
+def expected_counts(atlas: Atlas, cell_types: tuple, density_scale: float) -> np.ndarray:
+    """float64[n_types, n_voxels] expected cells of each type in each voxel (scaled)."""
     volume_mm3 = (atlas.voxel_um * 1e-3) ** 3
-    return cell_type.density_per_mm3 * volume_mm3 * scale
+    out = np.zeros((len(cell_types), atlas.n_voxels))
+    for t, ct in enumerate(cell_types):
+        mask = _type_mask(ct, atlas)
+        if ct.fraction > 0:
+            if atlas.neurons_per_mm3 is None:
+                raise ValueError(f"cell type {ct.name}: 'fraction' needs an atlas with "
+                                 "densities (kind 'synthetic' or 'allen')")
+            dens = np.nan_to_num(atlas.neurons_per_mm3) * ct.fraction
+        else:
+            dens = np.full(atlas.n_voxels, ct.density_per_mm3)
+        out[t, mask] = dens[mask] * volume_mm3 * density_scale
+    return out
+
+
+@njit(cache=True)
+def _place(entry_voxel, entry_type, entry_expected, center_um, half_um, seed,
+           out_type, out_voxel, out_pos):
+    """Cells of each (voxel, type) entry, in entry order. With out_type.shape[0] == 0
+    only counts. Returns the number of cells."""
+    n = 0
+    fill = out_type.shape[0] > 0
+    for e in range(entry_voxel.shape[0]):
+        v = entry_voxel[e]
+        t = entry_type[e]
+        expected = entry_expected[e]
+        key = v * 1024 + t
+        k = int(expected)
+        if uniform(seed, STREAM_PLACE, key, 0) < expected - k:
+            k += 1
+        if fill:
+            for i in range(k):
+                for axis in range(3):
+                    u = uniform(seed, STREAM_PLACE, key, 1 + 3 * i + axis)
+                    out_pos[n + i, axis] = center_um[v, axis] + (u * 2 - 1) * half_um
+                out_type[n + i] = t
+                out_voxel[n + i] = v
+        n += k
+    return n
 
 
 def place_cells(atlas: Atlas, cell_types: tuple, density_scale: float, seed: int) -> Cells:
@@ -50,22 +113,33 @@ def place_cells(atlas: Atlas, cell_types: tuple, density_scale: float, seed: int
     The count in a voxel is the expected count rounded up or down at random
     (stochastic rounding keeps the mean density exact at low scales).
     """
-    type_ids, voxels, positions = [], [], []
+    if len(cell_types) > 1024:
+        raise ValueError(f"{len(cell_types)} cell types: at most 1024 are supported")
+    expected = expected_counts(atlas, cell_types, density_scale)
+    t_idx, v_idx = np.nonzero(expected > 0)
+    order = np.lexsort((t_idx, v_idx))                # voxel by voxel, types in order
+    ev = np.ascontiguousarray(v_idx[order], dtype=np.int64)
+    et = np.ascontiguousarray(t_idx[order], dtype=np.int64)
+    ee = np.ascontiguousarray(expected[t_idx[order], v_idx[order]])
+    center = np.ascontiguousarray(atlas.center_um, dtype=np.float64)
     half = atlas.voxel_um / 2
-    for v in range(atlas.n_voxels):
-        for t, cell_type in enumerate(cell_types):
-            expected = _expected_count(cell_type, atlas, v, density_scale)
-            if expected <= 0:
-                continue
-            n = int(expected)
-            key = v * 1024 + t
-            if uniform(seed, STREAM_PLACE, key, 0) < expected - n:
-                n += 1
-            for i in range(n):
-                offset = [uniform(seed, STREAM_PLACE, key, 1 + 3 * i + axis) for axis in range(3)]
-                positions.append(atlas.center_um[v] + (np.array(offset) * 2 - 1) * half)
-                type_ids.append(t)
-                voxels.append(v)
-    return Cells(type_id=np.array(type_ids, dtype=np.int16),
-                 voxel=np.array(voxels, dtype=np.int32),
-                 pos_um=np.array(positions, dtype=np.float64).reshape(-1, 3))
+    empty = (np.zeros(0, np.int16), np.zeros(0, np.int32), np.zeros((0, 3)))
+    n = _place(ev, et, ee, center, half, seed, *empty)
+    type_id, voxel, pos = np.empty(n, np.int16), np.empty(n, np.int32), np.empty((n, 3))
+    _place(ev, et, ee, center, half, seed, type_id, voxel, pos)
+    if not atlas.is_voxel_atlas:
+        return Cells(type_id=type_id, voxel=voxel, pos_um=pos)
+    return _with_atlas_columns(atlas, type_id, voxel, pos)
+
+
+def _with_atlas_columns(atlas: Atlas, type_id, voxel, pos) -> Cells:
+    from .params import ATLAS_LAYERS
+    layer_index = {name: i for i, name in enumerate(ATLAS_LAYERS)}
+    vox_layer = np.array([layer_index[x] for x in atlas.layer.tolist()], dtype=np.int8)
+    offset = pos - atlas.center_um[voxel]
+    chart = atlas.chart[voxel]
+    offset[chart, 1] = 0.0                    # a chart (u, 0, v) moves along AP and LR only
+    return Cells(type_id=type_id, voxel=voxel, pos_um=pos, region=atlas.region_id[voxel],
+                 hemisphere=atlas.hemisphere[voxel], layer=vox_layer[voxel],
+                 depth_um=atlas.depth_um[voxel], sheet_um=atlas.sheet_um[voxel] + offset,
+                 region_names=atlas.region_names)

@@ -1,5 +1,10 @@
-"""Scene -> the parts: brain model and a rank's engine, body, motor pools, cell table."""
+"""Scene -> the parts: brain model and a rank's engine, body, motor pools, cell table.
+
+Voxel-atlas models go through the model cache (``cosim.cache``): built once, loaded later.
+"""
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
@@ -9,25 +14,69 @@ from brain.connectivity import connect
 from brain.engine import Engine, exchange_period
 from brain.inputs import afferent_cells
 from brain.model import Model, build_model
+from brain.params import AtlasSpec
 from brain.partition import local_cells, partition
 from bridge import BridgeParams, ExcitationTransfer, afferent_channels, motor_pools
 
+from . import cache
 from .scene import Scene, SceneError
 
 __all__ = ["build_brain_model", "build_engine", "build_body", "build_pools", "cell_table",
-           "afferent_map"]
+           "afferent_map", "build_synapses"]
+
+# id(model) -> its cache key, so build_engine finds the cached synapses of the model
+_KEY_OF: dict = {}
+_LOADED: set = set()     # ids of models read from the cache (not built)
+
+
+def _remember(model: Model, key: str) -> None:
+    _KEY_OF[id(model)] = key
+    weakref.finalize(model, _KEY_OF.pop, id(model), None)
 
 
 def build_brain_model(scene: Scene) -> Model:
-    """Atlas, cells and per-type tables (cheap; every rank builds the same)."""
-    return build_model(scene.brain, scene.run.dt_ms, scene.run.seed)
+    """Atlas, cells and per-type tables (every rank builds the same).
+
+    Voxel-atlas models are loaded from the cache when present (``cosim.cache``)."""
+    if not isinstance(scene.brain.atlas, AtlasSpec):
+        return build_model(scene.brain, scene.run.dt_ms, scene.run.seed)
+    try:
+        if not cache.ENABLED:
+            return build_model(scene.brain, scene.run.dt_ms, scene.run.seed,
+                               cache_dir=cache.cache_root())
+        key = cache.model_key(scene)
+        model = cache.load_model(key, scene.brain, scene.run.dt_ms, scene.run.seed)
+        if model is None:
+            model = build_model(scene.brain, scene.run.dt_ms, scene.run.seed,
+                                cache_dir=cache.cache_root())
+            cache.save_model(key, model)
+        else:
+            _LOADED.add(id(model))
+            weakref.finalize(model, _LOADED.discard, id(model))
+    except (ValueError, FileNotFoundError) as exc:
+        raise SceneError(scene.path, "brain.atlas", str(exc)) from None
+    _remember(model, key)
+    return model
+
+
+def build_synapses(scene: Scene, model: Model, gids: np.ndarray, n_ranks: int):
+    """Incoming synapses of ``gids``; single-rank voxel-atlas synapses go through the cache."""
+    key = _KEY_OF.get(id(model)) if (n_ranks == 1 and cache.ENABLED) else None
+    if key is not None:
+        syn = cache.load_synapses(key, model.n_cells)
+        if syn is not None:
+            return syn
+    syn = connect(model.params, model.cells, gids, scene.run.dt_ms, scene.run.seed,
+                  grid_um=model.atlas.voxel_um)
+    if key is not None:
+        cache.save_synapses(key, syn)
+    return syn
 
 
 def build_engine(scene: Scene, model: Model, n_ranks: int, rank: int, exchange) -> Engine:
     """The engine of one brain rank: its cells and their incoming synapses, prepared."""
     gids = local_cells(partition(model.n_cells, model.cells.voxel, n_ranks), rank)
-    synapses = connect(scene.brain, model.cells, gids, scene.run.dt_ms, scene.run.seed,
-                       grid_um=scene.brain.atlas.voxel_um)
+    synapses = build_synapses(scene, model, gids, n_ranks)
     period = exchange_period(model.min_delay_steps, scene.interval_steps)
     engine = Engine(model, gids, synapses, exchange, period)
     engine.prepare()
@@ -73,3 +122,141 @@ def cell_table(model: Model, pools) -> dict:
             "type_names": np.array([t.name for t in model.params.cell_types], dtype=object),
             "region": model.atlas.region[c.voxel], "layer": model.atlas.layer[c.voxel],
             "pool": pool}
+
+
+# ------------------------------------------------------------------ build summary
+
+def _pathways(model: Model, gids: np.ndarray, syn) -> dict:
+    """Synapse counts by (pre region -> post region) or (pre type -> post type) on a patch."""
+    c = model.cells
+    pre = np.repeat(np.arange(model.n_cells), np.diff(syn.indptr))
+    post = gids[syn.target]
+    if c.region is not None:
+        names = np.array(c.region_names + ("",), dtype=object)
+        src, dst = c.region[pre], c.region[post]
+        n_names = len(c.region_names)
+    else:
+        names = np.array([t.name for t in model.params.cell_types] + [""], dtype=object)
+        src, dst = c.type_id[pre], c.type_id[post]
+        n_names = len(model.params.cell_types)
+    counts = np.bincount(src.astype(np.int64) * n_names + dst, minlength=n_names * n_names)
+    return {f"{names[k // n_names]}->{names[k % n_names]}": int(counts[k])
+            for k in np.flatnonzero(counts)}
+
+
+def build_summary(scene: Scene, n_ranks: int = 1) -> dict:
+    """Build (or load) the model and every rank's synapses; counts, memory and times.
+
+    Returns a JSON-able dict: cells per region and type, unscaled neuron density per
+    region, synapses per pathway (and per target cell), bytes, seconds.
+    """
+    import resource
+    import time
+
+    from brain.placement import expected_counts
+    t0 = time.perf_counter()
+    model = build_brain_model(scene)
+    t1 = time.perf_counter()
+    rank_of = partition(model.n_cells, model.cells.voxel, n_ranks)
+    pathways, n_syn, syn_bytes = {}, [], []
+    for r in range(n_ranks):
+        gids = local_cells(rank_of, r)
+        syn = build_synapses(scene, model, gids, n_ranks)
+        for k, v in _pathways(model, gids, syn).items():
+            pathways[k] = pathways.get(k, 0) + v
+        n_syn.append(syn.n)
+        syn_bytes.append(int(sum(getattr(syn, k).nbytes for k in ("indptr", "target",
+                                                                    "weight_nS", "delay_steps"))))
+        del syn
+    t2 = time.perf_counter()
+    c, names = model.cells, np.array([t.name for t in model.params.cell_types])
+    out = {"scene": scene.path, "seed": scene.run.seed, "n_ranks": n_ranks,
+           "n_cells": model.n_cells, "n_synapses": int(sum(n_syn)),
+           "synapses_per_rank": n_syn, "model_s": t1 - t0, "synapses_s": t2 - t1,
+           "build_s": t2 - t0, "from_cache": id(model) in _LOADED,
+           "cells_per_type": {str(k): int(v) for k, v in zip(*np.unique(names[c.type_id],
+                                                                         return_counts=True))},
+           "synapses_per_pathway": dict(sorted(pathways.items())),
+           "bytes": {"cells": int(sum(getattr(c, k).nbytes for k in ("type_id", "voxel", "pos_um"))),
+                     "synapses_per_rank": syn_bytes},
+           "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    if c.region is not None:
+        regions = model.atlas.region_names
+        count = np.bincount(c.region, minlength=len(regions))
+        out["cells_per_region"] = {r: int(n) for r, n in zip(regions, count)}
+        vol = (model.atlas.voxel_um * 1e-3) ** 3
+        exp = expected_counts(model.atlas, model.params.cell_types, 1.0).sum(axis=0)
+        nvox = np.bincount(model.atlas.region_id, minlength=len(regions))
+        dens = np.bincount(model.atlas.region_id, exp, minlength=len(regions))
+        out["volume_mm3"] = {r: float(n * vol) for r, n in zip(regions, nvox)}
+        out["density_per_mm3_unscaled"] = {r: float(d / max(n * vol, 1e-12))
+                                           for r, d, n in zip(regions, dens, nvox)}
+        per_cell = {}
+        for k, v in pathways.items():
+            dst = k.split("->")[1]
+            per_cell[k] = v / max(out["cells_per_region"].get(dst, 0), 1)
+        out["synapses_per_target_cell"] = per_cell
+    return out
+
+
+def format_summary(s: dict) -> str:
+    """The build summary as a plain-text table."""
+    lines = [f"{s['scene']}: {s['n_cells']:,} cells, {s['n_synapses']:,} synapses on "
+             f"{s['n_ranks']} rank(s); built in {s['build_s']:.2f} s (model {s['model_s']:.2f} s, "
+             f"synapses {s['synapses_s']:.2f} s){' (loaded from the cache)' if s['from_cache'] else ''}",
+             f"memory: cells {s['bytes']['cells'] / 1e6:.1f} MB, synapses "
+             f"{sum(s['bytes']['synapses_per_rank']) / 1e6:.1f} MB, peak RSS "
+             f"{s['peak_rss_bytes'] / 1e9:.2f} GB"]
+    if "cells_per_region" in s:
+        lines.append(f"\n{'region':10s} {'cells':>9s} {'mm^3':>7s} {'neurons/mm^3 (unscaled)':>24s}")
+        for r, n in s["cells_per_region"].items():
+            lines.append(f"{r:10s} {n:9,d} {s['volume_mm3'][r]:7.2f} "
+                         f"{s['density_per_mm3_unscaled'][r]:24,.0f}")
+    lines.append(f"\n{'cell type':16s} {'cells':>9s}")
+    lines += [f"{t:16s} {n:9,d}" for t, n in s["cells_per_type"].items()]
+    lines.append(f"\n{'pathway':24s} {'synapses':>11s} {'per target cell':>16s}")
+    per = s.get("synapses_per_target_cell", {})
+    lines += [f"{k:24s} {v:11,d} {per.get(k, float('nan')):16.1f}"
+              for k, v in s["synapses_per_pathway"].items()]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------- atlas figure
+
+def atlas_figure(model: Model, png, max_cells: int = 200_000):
+    """Three orthogonal slices through the atlas (regions) with cell positions (types)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    a, c = model.atlas, model.cells
+    vox = a.voxel_um
+    names = list(dict.fromkeys(a.region.tolist()))
+    rid = np.array([names.index(r) for r in a.region.tolist()])
+    ijk = a.ijk if a.ijk is not None else np.floor(a.center_um / vox).astype(np.int64)
+    shape = tuple(int(x) for x in ijk.max(axis=0) + 1)
+    mid = [int(np.median(ijk[:, k])) for k in range(3)]
+    cmap_r, cmap_t = plt.get_cmap("tab20"), plt.get_cmap("tab20b")
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.5))
+    axis_names = ("AP", "DV", "LR") if a.ijk is not None else ("x", "y", "depth")
+    step = max(1, c.n // max_cells)
+    for ax, (k, u, v) in zip(axes, ((0, 2, 1), (1, 2, 0), (2, 0, 1))):
+        # coronal (LR x DV), horizontal (LR x AP), sagittal (AP x DV)
+        img = np.full((shape[v], shape[u]), np.nan)
+        on = ijk[:, k] == mid[k]
+        img[ijk[on, v], ijk[on, u]] = rid[on]
+        ax.imshow(img, cmap=cmap_r, vmin=0, vmax=19, origin="upper", interpolation="nearest",
+                  extent=(0, shape[u] * vox, shape[v] * vox, 0), alpha=0.5)
+        near = np.abs(c.pos_um[::step, k] - (mid[k] + 0.5) * vox) <= vox
+        p, t = c.pos_um[::step][near], c.type_id[::step][near]
+        ax.scatter(p[:, u], p[:, v], s=2, c=cmap_t(t % 20), linewidths=0)
+        ax.set_title(f"{axis_names[k]} slice {mid[k]} ({near.sum()} cells within 1 voxel)")
+        ax.set_xlabel(f"{axis_names[u]} (um)")
+        ax.set_ylabel(f"{axis_names[v]} (um)")
+    handles = [plt.Line2D([], [], marker="s", ls="", color=cmap_r(i % 20), label=n)
+               for i, n in enumerate(names)]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(names), 12), fontsize=8)
+    fig.suptitle(f"{model.n_cells:,} cells in {len(names)} regions; colours: regions "
+                 "(voxels), cell types (dots)")
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png

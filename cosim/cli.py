@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
                          "process. Writes OUT.h5 and a summary figure OUT.png.")
     _add_run_options(run)
     run.add_argument("--no-figure", action="store_true", help="do not write the summary PNG")
+    run.add_argument("--no-cache", action="store_true",
+                     help="neither read nor write the built-model cache")
     launch = sub.add_parser("launch", help="run a scene as an MPI MPMD job",
                             description="Run SCENE over MPI: mpiexec -n N python -m brain "
                             "SCENE : -n 1 python -m body SCENE, with this environment's "
@@ -47,6 +49,23 @@ def _parser() -> argparse.ArgumentParser:
                             "angles, excitation) of OUT.h5 to a PNG.")
     report.add_argument("output", metavar="OUT.h5", help="output file of a run")
     report.add_argument("--png", help="figure path (default: OUT.png)")
+    build = sub.add_parser("build", help="build a scene's brain model and report on it",
+                           description="Build (or load from the cache) SCENE's brain model "
+                           "and the synapses of every rank; print cells per region and type, "
+                           "synapses per pathway, memory and build time.")
+    build.add_argument("scene", help="scene file (TOML) or the name of a shipped scene")
+    build.add_argument("--json", metavar="OUT.json", help="also write the summary as JSON")
+    build.add_argument("--ranks", type=int, default=1, metavar="N",
+                       help="build the synapses of N brain ranks (default 1)")
+    build.add_argument("--no-cache", action="store_true",
+                       help="neither read nor write the model cache")
+    show = sub.add_parser("show", help="draw a scene's atlas and cells to a PNG",
+                          description="Draw three orthogonal atlas slices coloured by region "
+                          "with the cell positions coloured by type.")
+    show.add_argument("scene", help="scene file (TOML) or the name of a shipped scene")
+    show.add_argument("-o", "--output", metavar="OUT.png",
+                      help="figure path (default: <scene name>_atlas.png)")
+    show.add_argument("--no-cache", action="store_true", help="do not use the model cache")
     sub.add_parser("info", help="print versions of the package and its dependencies",
                    description="Print versions of brain-body-cosim, Python, numpy, numba, "
                    "mujoco, mpi4py, the MPI library, gymnasium and h5py.")
@@ -69,8 +88,11 @@ def _load(args):
 
 
 def _cmd_run(args) -> int:
+    from . import cache
     from .report import summary_figure
     from .runner import run_embedded
+    if args.no_cache:
+        cache.set_enabled(False)
     scene = _load(args)
     out = _output_path(args)
     r = run_embedded(scene, out, progress=not args.no_progress)
@@ -99,6 +121,36 @@ def _cmd_launch(args) -> int:
         print(" ".join(cmd))
         return 0
     return subprocess.run(cmd, env=launch_env()).returncode
+
+
+def _cmd_build(args) -> int:
+    import json
+
+    from . import cache
+    from .build import build_summary, format_summary
+    from .scene import load
+    if args.ranks < 1:
+        raise ValueError(f"--ranks {args.ranks}: must be >= 1")
+    if args.no_cache:
+        cache.set_enabled(False)
+    summary = build_summary(load(args.scene), args.ranks)
+    print(format_summary(summary))
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _cmd_show(args) -> int:
+    from . import cache
+    from .build import atlas_figure, build_brain_model
+    from .scene import load
+    if args.no_cache:
+        cache.set_enabled(False)
+    scene = load(args.scene)
+    png = args.output or f"{Path(args.scene).stem}_atlas.png"
+    print(f"wrote {atlas_figure(build_brain_model(scene), png)}")
+    return 0
 
 
 def _cmd_report(args) -> int:
@@ -141,6 +193,7 @@ def main(argv=None) -> int:
     from bridge import ProtocolError
     try:
         return {"run": _cmd_run, "launch": _cmd_launch, "report": _cmd_report,
+                "build": _cmd_build, "show": _cmd_show,
                 "info": _cmd_info}[args.command](args)
     except (SceneError, ProtocolError, FileNotFoundError, ValueError) as exc:
         # Our errors are one line on stderr; bugs keep their traceback.

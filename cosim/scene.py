@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from body.params import AfferentParams, BodyParams
-from brain.params import (AfferentInput, BrainParams, CellType, ConnectionRule, DCStimulus,
-                          DelayParams, Layer, PatchAtlasSpec, PoissonInput, Receptor)
+from brain.params import (ATLAS_LAYERS, AfferentInput, AtlasSpec, BrainParams, CellType,
+                          ConnectionRule, DCStimulus, DelayParams, Layer, PatchAtlasSpec,
+                          PoissonInput, ProjectionRule, Receptor)
 from bridge.transfer import BridgeParams, MuscleTransfer
 
 __all__ = ["SceneError", "RunParams", "Scene", "load", "loads", "SCENES_DIR"]
@@ -193,6 +194,117 @@ def _resolve_mjcf(value, key, ctx, base: Path) -> str:
     raise SceneError(ctx, key, f"file {value!r} not found (looked in {base} and {SCENES_DIR})")
 
 
+_VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def _resolve_data(value, key, ctx, base: Path) -> str:
+    """A data file path: ``${VAR}`` expanded (unset -> error), relative to the scene."""
+    if not isinstance(value, str):
+        raise SceneError(ctx, key, f"{value!r} is not a path")
+    for m in _VAR.finditer(value):
+        name = m.group(1) or m.group(2)
+        if name not in os.environ:
+            raise SceneError(ctx, key, f"environment variable {name} is not set (set it to "
+                             f"the folder that holds the data, e.g. {name}=../shared/data)")
+    path = Path(os.path.expandvars(value))
+    path = path if path.is_absolute() else base / path
+    if not path.is_file():
+        raise SceneError(ctx, key, f"file {str(path)!r} not found")
+    return str(path.resolve())
+
+
+def _atlas_converter(ctx, base: Path):
+    def convert(value, key):
+        if not isinstance(value, dict):
+            raise SceneError(ctx, key, f"expected a table, got {value!r}")
+        kind = value.get("kind", "patch")
+        if kind == "patch":
+            return _make(PatchAtlasSpec, value, ctx, key, {"layers": _array_of(Layer, ctx)})
+        if kind not in ("synthetic", "allen"):
+            raise SceneError(ctx, f"{key}.kind", f"{kind!r}: must be 'patch', 'synthetic' "
+                             "or 'allen'")
+        files = {k: lambda v, k2: _resolve_data(v, k2, ctx, base)
+                 for k in ("annotation", "ontology", "connectome", "densities")}
+        return _make(AtlasSpec, value, ctx, key, files)
+    return convert
+
+
+_TYPE_KEYS = {f.name for f in dataclasses.fields(CellType)} - {"name"}
+
+
+def _apply_classes(brain: dict, ctx) -> dict:
+    """Merge ``[brain.cell_classes.X]`` templates into the cell types that say class = "X"."""
+    brain = dict(brain)
+    classes = brain.pop("cell_classes", {})
+    if not isinstance(classes, dict):
+        raise SceneError(ctx, "brain.cell_classes", "expected a table of named templates")
+    for cname, table in classes.items():
+        if not isinstance(table, dict):
+            raise SceneError(ctx, f"brain.cell_classes.{cname}", "expected a table")
+        for k in table:
+            if k not in _TYPE_KEYS:
+                raise SceneError(ctx, f"brain.cell_classes.{cname}.{k}",
+                                 f"unknown key{_suggest(k, _TYPE_KEYS)}")
+    types = brain.get("cell_types")
+    if not isinstance(types, dict):
+        return brain
+    merged = {}
+    for tname, table in types.items():
+        if isinstance(table, dict) and "class" in table:
+            table = dict(table)
+            cname = table.pop("class")
+            if cname not in classes:
+                raise SceneError(ctx, f"brain.cell_types.{tname}.class",
+                                 f"unknown cell class {cname!r}{_suggest(str(cname), classes)}")
+            table = {**classes[cname], **table}
+        merged[tname] = table
+    brain["cell_types"] = merged
+    return brain
+
+
+def _expand_families(brain: BrainParams, bridge, ctx):
+    """Cell types with ``regions = [...]`` become one type per region, named
+    "<region>.<name>"; every list of type names naming the family names all of them."""
+    family, concrete = {}, []
+    for t in brain.cell_types:
+        if not t.regions:
+            concrete.append(t)
+            continue
+        names = []
+        for r in t.regions:
+            names.append(f"{r}.{t.name}")
+            concrete.append(dataclasses.replace(t, name=names[-1], region=r, regions=()))
+        family[t.name] = names
+    if not family:
+        return brain, bridge
+
+    def expand(names):
+        out = []
+        for n in ((names,) if isinstance(names, str) else names):
+            out.extend(family.get(n, [n]))
+        return tuple(dict.fromkeys(out))
+
+    def one(name, key):
+        if name in family and len(family[name]) != 1:
+            raise SceneError(ctx, key, f"{name!r} names {len(family[name])} cell types "
+                             f"({', '.join(family[name])}); name one of them")
+        return family.get(name, [name])[0]
+
+    rep = dataclasses.replace
+    brain = rep(brain, cell_types=tuple(concrete),
+                connections=tuple(rep(r, pre=expand(r.pre), post=expand(r.post))
+                                  for r in brain.connections),
+                projections=tuple(rep(r, pre=expand(r.pre), post=expand(r.post))
+                                  for r in brain.projections),
+                dc=tuple(rep(d, cell_types=expand(d.cell_types)) for d in brain.dc),
+                poisson=tuple(rep(p, cell_types=expand(p.cell_types)) for p in brain.poisson),
+                afferents=None if brain.afferents is None else rep(
+                    brain.afferents, cell_type=one(brain.afferents.cell_type,
+                                                   "brain.afferents.cell_type")))
+    bridge = rep(bridge, pool_cell_type=one(bridge.pool_cell_type, "bridge.pool_cell_type"))
+    return brain, bridge
+
+
 def _parse(data: dict, ctx, base: Path, text: str) -> Scene:
     top = {"run", "brain", "body", "bridge"}
     for k in data:
@@ -202,8 +314,9 @@ def _parse(data: dict, ctx, base: Path, text: str) -> Scene:
         if k not in data:
             raise SceneError(ctx, k, "required section missing")
     run = _make(RunParams, data.get("run", {}), ctx, "run")
-    brain = _make(BrainParams, data["brain"], ctx, "brain", {
-        "atlas": _one(PatchAtlasSpec, ctx, layers=_array_of(Layer, ctx)),
+    brain = _make(BrainParams, _apply_classes(data["brain"], ctx), ctx, "brain", {
+        "atlas": _atlas_converter(ctx, base),
+        "projections": _array_of(ProjectionRule, ctx),
         "receptors": _table_of(Receptor, ctx),
         "cell_types": _table_of(CellType, ctx),
         "connections": _array_of(ConnectionRule, ctx),
@@ -222,6 +335,7 @@ def _parse(data: dict, ctx, base: Path, text: str) -> Scene:
         "muscles": lambda v, k: {name: _make(MuscleTransfer, t, ctx, f"{k}.{name}")
                                  for name, t in _check_type(ctx, k, v, dict).items()},
     })
+    brain, bridge = _expand_families(brain, bridge, ctx)
     scene = Scene(path=str(ctx), text=text, run=run, brain=brain, body=body,
                   afferents=afferents, bridge=bridge)
     _check_cross(scene)
@@ -284,12 +398,66 @@ def _check_cross(scene: Scene) -> None:
     if b.delays.min_ms < run.dt_ms:
         raise SceneError(ctx, "brain.delays.min_ms",
                          f"{b.delays.min_ms} must be >= run.dt_ms = {run.dt_ms}")
+    if isinstance(b.atlas, AtlasSpec):
+        _check_voxel_atlas(scene)
+        return
     layer_names = {layer.name for layer in b.atlas.layers}
     for t in b.cell_types:
         if t.region == b.atlas.region and t.layer and t.layer not in layer_names:
             raise SceneError(ctx, f"brain.cell_types.{t.name}.layer",
                              f"layer {t.layer!r} is not in brain.atlas.layers "
                              f"({', '.join(sorted(layer_names))})")
+        if t.fraction > 0:
+            raise SceneError(ctx, f"brain.cell_types.{t.name}.fraction", "needs a voxel atlas "
+                             "with densities (brain.atlas.kind 'synthetic' or 'allen'); "
+                             "use density_per_mm3")
+    if b.projections:
+        raise SceneError(ctx, "brain.projections", "needs a voxel atlas "
+                         "(brain.atlas.kind 'synthetic' or 'allen')")
+
+
+def _type_key(t) -> str:
+    # a family member "MOp.L23_E" was declared as brain.cell_types.L23_E
+    return f"brain.cell_types.{t.name.split('.', 1)[-1]}"
+
+
+def _check_voxel_atlas(scene: Scene) -> None:
+    """Voxel-atlas rules: regions known to the ontology and listed in the atlas, layers
+    from ATLAS_LAYERS, one density per type, projection names defined."""
+    ctx, b = scene.path, scene.brain
+    spec = b.atlas
+    if spec.kind == "synthetic":
+        from brain.synthetic_brain import synthetic_ontology
+        onto = synthetic_ontology()
+    else:
+        from brain.allen import read_ontology
+        try:
+            onto = read_ontology(spec.ontology)
+        except ValueError as exc:
+            raise SceneError(ctx, "brain.atlas.ontology", str(exc)) from None
+    for i, r in enumerate(spec.regions):
+        if r not in onto._by_acronym:
+            raise SceneError(ctx, f"brain.atlas.regions[{i}]", f"unknown Allen acronym "
+                             f"{r!r} in {onto.source}{_suggest(r, onto._by_acronym)}")
+    regions = list(spec.regions)
+    for t in b.cell_types:
+        key = _type_key(t)
+        _check_names(ctx, f"{key}.region", t.region, regions, "region of brain.atlas.regions")
+        if t.layer not in ATLAS_LAYERS:
+            raise SceneError(ctx, f"{key}.layer", f"{t.layer!r}: must be one of "
+                             f"{', '.join(repr(x) for x in ATLAS_LAYERS)}")
+        if (t.fraction > 0) == (t.density_per_mm3 > 0):
+            raise SceneError(ctx, f"{key}.fraction", "give exactly one of fraction (of the "
+                             "voxel's neuron density) and density_per_mm3")
+    types_ = [t.name for t in b.cell_types]
+    for i, rule in enumerate(b.projections):
+        k = f"brain.projections[{i}]"
+        _check_names(ctx, f"{k}.pre", rule.pre, types_, "cell type")
+        _check_names(ctx, f"{k}.post", rule.post, types_, "cell type")
+        _check_names(ctx, f"{k}.pre_regions", rule.pre_regions, regions,
+                     "region of brain.atlas.regions")
+        _check_names(ctx, f"{k}.post_regions", rule.post_regions, regions,
+                     "region of brain.atlas.regions")
 
 
 def loads(text: str, path="<string>", base: Path | None = None) -> Scene:
