@@ -15,13 +15,13 @@ from brain.engine import Engine, exchange_period
 from brain.inputs import afferent_cells
 from brain.model import Model, build_model
 from brain.params import AtlasSpec
-from brain.partition import local_cells, partition
+from brain.partition import local_cells, partition, partition_tiles
 from bridge import BridgeParams, ExcitationTransfer, afferent_channels, motor_pools
 
 from . import cache
 from .scene import Scene, SceneError
 
-__all__ = ["build_brain_model", "build_engine", "build_body", "build_pools", "cell_table",
+__all__ = ["build_brain_model", "build_engine", "rank_of_cells", "build_body", "build_pools", "cell_table",
            "afferent_map", "build_synapses"]
 
 # id(model) -> its cache key, so build_engine finds the cached synapses of the model
@@ -73,9 +73,18 @@ def build_synapses(scene: Scene, model: Model, gids: np.ndarray, n_ranks: int):
     return syn
 
 
+def rank_of_cells(model: Model, n_ranks: int) -> np.ndarray:
+    """Which rank owns each cell: compact voxel tiles for atlas models (recursive
+    bisection balanced by cell count), contiguous id ranges for population models."""
+    voxel = model.cells.voxel
+    if n_ranks > 1 and len(voxel) and voxel.min() >= 0:
+        return partition_tiles(voxel, model.atlas.center_um, n_ranks)
+    return partition(model.n_cells, voxel, n_ranks)
+
+
 def build_engine(scene: Scene, model: Model, n_ranks: int, rank: int, exchange) -> Engine:
     """The engine of one brain rank: its cells and their incoming synapses, prepared."""
-    gids = local_cells(partition(model.n_cells, model.cells.voxel, n_ranks), rank)
+    gids = local_cells(rank_of_cells(model, n_ranks), rank)
     synapses = build_synapses(scene, model, gids, n_ranks)
     period = exchange_period(model.min_delay_steps, scene.interval_steps)
     engine = Engine(model, gids, synapses, exchange, period)
@@ -157,7 +166,7 @@ def build_summary(scene: Scene, n_ranks: int = 1) -> dict:
     t0 = time.perf_counter()
     model = build_brain_model(scene)
     t1 = time.perf_counter()
-    rank_of = partition(model.n_cells, model.cells.voxel, n_ranks)
+    rank_of = rank_of_cells(model, n_ranks)
     pathways, n_syn, syn_bytes = {}, [], []
     for r in range(n_ranks):
         gids = local_cells(rank_of, r)
