@@ -1,7 +1,6 @@
 """Kernel: advance the local neurons over a run of steps (no communication inside)."""
 import math
 
-import numpy as np
 from numba import njit, prange
 
 from .rng import STREAM_AFFERENT, STREAM_POISSON, _INV_K, poisson_k, stream_key, uniform_k
