@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 
-import mujoco
 import numpy as np
 import pytest
 

@@ -64,7 +64,6 @@ def test_advance_matches_twin():
     v0 = rng.uniform(-65, -51, n)
     v, refr, x, g = v0.copy(), np.zeros(n, np.int64), np.zeros((n_r, n)), np.zeros((n_r, n))
     spk_s, spk_i = np.zeros(n * steps, np.int64), np.zeros(n * steps, np.int64)
-    zeros = np.zeros((n_r, n))
     n_chunks = (n + CHUNK - 1) // CHUNK
     chunk_spikes, chunk_bad = np.zeros(n_chunks, np.int64), np.zeros(n_chunks, np.int64)
     # background Poisson on receptor 0: three rates, one far into the table's tail
