@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kernels.connect import _connect_rule, _fixed_indegree, _to_source_csr
-from .kernels.projections import _connect_sheet, _project, _to_source_csr_rules
+from .kernels.projections import _connect_sheet, _project
 from .params import BrainParams
 from .placement import Cells
 
@@ -123,23 +123,33 @@ def connect(params: BrainParams, cells: Cells, local_gids: np.ndarray, dt_ms: fl
         starts[r] = total
         total += len(pre)
         pres.append(pre)
-    pre = np.concatenate(pres) if pres else np.zeros(0, np.int64)
-    del pres
     d = params.delays
+    rules = params.connections
+    return _assemble(cells, local_gids, pres, starts, rule_indptr, total,
+                     [r.weight_nS for r in rules],
+                     [-1.0 if r.delay_ms is None else r.delay_ms for r in rules],
+                     [d.base_ms] * len(rules), [d.velocity_um_per_ms] * len(rules),
+                     d.min_ms, dt_ms)
+
+
+def _assemble(cells, local_gids, pres, starts, rule_indptr, total, weight, fixed, base,
+              velocity, min_ms, dt_ms) -> Synapses:
+    """Regroup the rules' target-major draws into the source-grouped CSR (one kernel)."""
+    pre = np.concatenate(pres) if pres else np.zeros(0, np.int64)
     indptr = np.zeros(cells.n + 1, dtype=np.int64)
     target = np.empty(total, dtype=np.int32)
-    weight = np.empty(total, dtype=np.float32)
+    weight_nS = np.empty(total, dtype=np.float32)
     delay_steps = np.empty(total, dtype=np.uint8)
     max_delay = _to_source_csr(
-        cells.n, n_local, pre, starts, rule_indptr,
-        np.array([r.weight_nS for r in params.connections], dtype=np.float32),
-        np.array([-1.0 if r.delay_ms is None else r.delay_ms for r in params.connections]),
-        np.ascontiguousarray(cells.pos_um), local_gids, d.base_ms, d.velocity_um_per_ms,
-        d.min_ms, dt_ms, indptr, target, weight, delay_steps)
+        cells.n, len(local_gids), pre, starts, rule_indptr, np.array(weight, dtype=np.float32),
+        np.array(fixed, dtype=np.float64), np.array(base, dtype=np.float64),
+        np.array(velocity, dtype=np.float64), np.ascontiguousarray(cells.pos_um), local_gids,
+        min_ms, dt_ms, indptr, target, weight_nS, delay_steps)
     if max_delay > 255:
         raise ValueError(f"a delay of {max_delay * dt_ms:.1f} ms exceeds 255 steps; "
                          "raise dt_ms or the conduction velocity")
-    return Synapses(indptr=indptr, target=target, weight_nS=weight, delay_steps=delay_steps)
+    return Synapses(indptr=indptr, target=target, weight_nS=weight_nS,
+                    delay_steps=delay_steps)
 
 
 # ------------------------------------------------------------------ voxel atlases
@@ -302,19 +312,5 @@ def _connect_atlas(params, cells, local_gids, dt_ms, seed, grid_um) -> Synapses:
         np.cumsum(count, out=rule_indptr[r, 1:])
         starts[r] = total
         total += len(pre)
-    pre = np.concatenate([p for p, _ in drawn]) if drawn else np.zeros(0, np.int64)
-    del drawn
-    indptr = np.zeros(cells.n + 1, dtype=np.int64)
-    target = np.empty(total, dtype=np.int32)
-    weight_nS = np.empty(total, dtype=np.float32)
-    delay_steps = np.empty(total, dtype=np.uint8)
-    max_delay = _to_source_csr_rules(
-        cells.n, n_local, pre, starts, rule_indptr, np.array(weight, dtype=np.float32),
-        np.array(fixed, dtype=np.float64), np.array(base, dtype=np.float64),
-        np.array(velocity, dtype=np.float64), np.ascontiguousarray(cells.pos_um), local_gids,
-        d.min_ms, dt_ms, indptr, target, weight_nS, delay_steps)
-    if max_delay > 255:
-        raise ValueError(f"a delay of {max_delay * dt_ms:.1f} ms exceeds 255 steps; "
-                         "raise dt_ms or the conduction velocity")
-    return Synapses(indptr=indptr, target=target, weight_nS=weight_nS,
-                    delay_steps=delay_steps)
+    return _assemble(cells, local_gids, [p for p, _ in drawn], starts, rule_indptr, total,
+                     weight, fixed, base, velocity, d.min_ms, dt_ms)

@@ -78,13 +78,7 @@ def _output_path(args) -> Path:
 
 def _load(args):
     from .scene import load
-    scene = load(args.scene)
-    changes = {}
-    if args.seed is not None:
-        changes["seed"] = args.seed
-    if args.duration is not None:
-        changes["duration_ms"] = args.duration
-    return scene.with_run(**changes) if changes else scene
+    return load(args.scene, seed=args.seed, duration_ms=args.duration)
 
 
 def _cmd_run(args) -> int:

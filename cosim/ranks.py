@@ -42,13 +42,7 @@ def _parser(prog: str, role: str) -> argparse.ArgumentParser:
 
 def _scene(args):
     from .scene import load
-    scene = load(args.scene)
-    changes = {}
-    if args.seed is not None:
-        changes["seed"] = args.seed
-    if args.duration is not None:
-        changes["duration_ms"] = args.duration
-    return scene.with_run(**changes) if changes else scene
+    return load(args.scene, seed=args.seed, duration_ms=args.duration)
 
 
 def _roles(world, role: str, n_members: int = 1):

@@ -469,8 +469,12 @@ def loads(text: str, path="<string>", base: Path | None = None) -> Scene:
     return _parse(data, path, Path(base) if base else Path.cwd(), text)
 
 
-def load(path) -> Scene:
-    """Read and validate a scene file. A bare name is looked up in the shipped scenes."""
+def load(path, seed: int | None = None, duration_ms: float | None = None) -> Scene:
+    """Read and validate a scene file. A bare name is looked up in the shipped scenes.
+
+    ``seed`` and ``duration_ms``, when given, override ``run.seed`` / ``run.duration_ms``
+    (the command-line overrides) and are validated like the file's own values.
+    """
     p = Path(path)
     if not p.is_file() and (SCENES_DIR / p).is_file():
         p = SCENES_DIR / p
@@ -478,4 +482,6 @@ def load(path) -> Scene:
         p = SCENES_DIR / f"{p}.toml"
     if not p.is_file():
         raise SceneError(path, "", "no such scene file")
-    return loads(p.read_text(), path=str(path), base=p.parent)
+    scene = loads(p.read_text(), path=str(path), base=p.parent)
+    changes = {k: v for k, v in (("seed", seed), ("duration_ms", duration_ms)) if v is not None}
+    return scene.with_run(**changes) if changes else scene

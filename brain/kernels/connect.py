@@ -84,14 +84,14 @@ def _fixed_indegree(post_gid, pre_gid, k, seed, rule, out_pre):
 
 @njit(cache=True)
 def _to_source_csr(n_cells, n_local, pre, rule_start, rule_indptr, weight_by_rule,
-                   fixed_delay_by_rule, pos_um, local_gid, base_ms, velocity_um_per_ms,
+                   fixed_delay_by_rule, base_by_rule, velocity_by_rule, pos_um, local_gid,
                    min_ms, dt_ms, indptr, target, weight_nS, delay_steps):
     """Regroup target-major synapse lists into rows by source (CSR), in one pass each.
 
     pre: int64[n_syn], rule r's synapses at rule_start[r] + rule_indptr[r, t]...
     rule_indptr[r, t + 1] for local target t. Rows come out ordered by (target, rule):
     the summation order every partition shares. fixed_delay_by_rule < 0 means the
-    delay follows from distance. Fills indptr (int64[n_cells + 1]), target (int32),
+    delay follows from distance: base_by_rule (ms) + distance / velocity_by_rule (um/ms). Fills indptr (int64[n_cells + 1]), target (int32),
     weight_nS (float32), delay_steps (uint8); returns the largest delay in steps.
     """
     n_rules = rule_start.shape[0]
@@ -117,7 +117,8 @@ def _to_source_csr(n_cells, n_local, pre, rule_start, rule_indptr, weight_by_rul
                     dx = pos_um[src, 0] - pos_um[post, 0]
                     dy = pos_um[src, 1] - pos_um[post, 1]
                     dz = pos_um[src, 2] - pos_um[post, 2]
-                    d_ms = base_ms + math.sqrt(dx * dx + dy * dy + dz * dz) / velocity_um_per_ms
+                    d_ms = base_by_rule[r] + math.sqrt(dx * dx + dy * dy + dz * dz) \
+                        / velocity_by_rule[r]
                 d_ms = max(d_ms, min_ms)
                 steps = int(np.rint(d_ms / dt_ms))
                 max_delay = max(max_delay, steps)

@@ -13,7 +13,7 @@ from numba import njit
 from .rng import uniform
 
 __all__ = ["STREAM_SHEET", "STREAM_PROJ_COUNT", "STREAM_PROJ_PICK", "_connect_sheet",
-           "_project", "_to_source_csr_rules", "_count"]
+           "_project", "_count"]
 
 # Stream ids of this module (>= 20, clear of brain.kernels.rng's).
 STREAM_SHEET = 20
@@ -164,40 +164,3 @@ def _project(post_gid, post_vox, post_map, pre_gid, pre_vox_indptr, pre_map, sig
         out_count[i] = got
         n += got
     return n
-
-
-@njit(cache=True)
-def _to_source_csr_rules(n_cells, n_local, pre, rule_start, rule_indptr, weight_by_rule,
-                         fixed_delay_by_rule, base_by_rule, velocity_by_rule, pos_um,
-                         local_gid, min_ms, dt_ms, indptr, target, weight_nS, delay_steps):
-    """As ``brain.kernels.connect._to_source_csr`` (rows ordered by (target, rule)), with
-    a delay base (ms) and conduction velocity (um/ms) per rule."""
-    n_rules = rule_start.shape[0]
-    count = np.zeros(n_cells + 1, dtype=np.int64)
-    for j in range(pre.shape[0]):
-        count[pre[j] + 1] += 1
-    for i in range(n_cells):
-        count[i + 1] += count[i]
-    indptr[:] = count
-    cursor = count[:n_cells].copy()
-    max_delay = 0
-    for t in range(n_local):
-        post = local_gid[t]
-        for r in range(n_rules):
-            for j in range(rule_start[r] + rule_indptr[r, t], rule_start[r] + rule_indptr[r, t + 1]):
-                src = pre[j]
-                q = cursor[src]
-                cursor[src] += 1
-                target[q] = t
-                weight_nS[q] = weight_by_rule[r]
-                d_ms = fixed_delay_by_rule[r]
-                if d_ms < 0:
-                    dx = pos_um[src, 0] - pos_um[post, 0]
-                    dy = pos_um[src, 1] - pos_um[post, 1]
-                    dz = pos_um[src, 2] - pos_um[post, 2]
-                    d_ms = base_by_rule[r] + math.sqrt(dx * dx + dy * dy + dz * dz) / velocity_by_rule[r]
-                d_ms = max(d_ms, min_ms)
-                steps = int(np.rint(d_ms / dt_ms))
-                max_delay = max(max_delay, steps)
-                delay_steps[q] = min(steps, 255)
-    return max_delay
