@@ -13,7 +13,7 @@ import numpy as np
 from .connectivity import Synapses
 from .inputs import dc_schedule, poisson_arrays
 from .kernels.delivery import _deliver
-from .kernels.neurons import CHUNK, POISSON_TABLE_LEN, _advance
+from .kernels.neurons import CELL_ROWS, CHUNK, POISSON_TABLE_LEN, RECEPTOR_ROWS, _advance
 from .kernels.rng import poisson_cdf_table
 from .kernels.rng import STREAM_INIT, uniform
 from .model import Model
@@ -32,6 +32,20 @@ def exchange_period(min_delay_steps: int, interval_steps: int) -> int:
                          f"{interval_steps} must be >= 1")
     return max(d for d in range(1, min(min_delay_steps, interval_steps) + 1)
                if interval_steps % d == 0)
+
+
+def cell_parameters(tab, type_of: np.ndarray):
+    """Per-cell parameter arrays for the neuron kernel from the per-type tables.
+
+    Returns (cell float64[len(CELL_ROWS), n], receptor float64[len(RECEPTOR_ROWS), n_r, n],
+    ref_steps int64[n]); see ``brain.kernels.neurons``.
+    """
+    values = {"C_m_pF": tab.C_m_pF, "g_L_nS": tab.g_L_nS, "gL_EL_pA": tab.g_L_nS * tab.E_L_mV,
+              "V_th_mV": tab.V_th_mV, "V_reset_mV": tab.V_reset_mV}
+    cell = np.stack([values[k][type_of] for k in CELL_ROWS])
+    receptor = np.stack([getattr(tab, k)[type_of].T for k in RECEPTOR_ROWS])
+    return (np.ascontiguousarray(cell), np.ascontiguousarray(receptor),
+            np.ascontiguousarray(tab.ref_steps[type_of], dtype=np.int64))
 
 
 def _poisson_tables(lam: np.ndarray):
@@ -92,6 +106,8 @@ class Engine:
         m, tab = self.model, self.model.tables
         n, n_r = self.n_local, len(m.params.receptors)
         self.type_of = m.cells.type_id[self.gid].astype(np.int64)
+        self.cell_params, self.receptor_params, self.ref_steps = \
+            cell_parameters(tab, self.type_of)
         v0 = np.empty(n)
         for i, (g, t) in enumerate(zip(self.gid, self.type_of)):
             ct = m.params.cell_types[t]
@@ -163,15 +179,14 @@ class Engine:
         return np.concatenate(out_steps), np.concatenate(out_gids)
 
     def _run_period(self):
-        m, tab = self.model, self.model.tables
+        m = self.model
         start, stop = self.step, self.step + self.period_steps
         steps_parts, idx_parts = [], []
         s = start
         while s < stop:     # split where a DC stimulus switches on or off
             e = min(stop, self.dc.next_change(s))
-            _advance(s, e - s, m.dt_ms, m.seed, self.gid, self.type_of, tab.C_m_pF, tab.g_L_nS,
-                     tab.E_L_mV, tab.V_th_mV, tab.V_reset_mV, tab.ref_steps, tab.E_rev_mV,
-                     tab.p11, tab.p21, tab.p22, tab.gain, self.dc.at(s) + self.stim_pA,
+            _advance(s, e - s, m.dt_ms, m.seed, self.gid, self.cell_params,
+                     self.receptor_params, self.ref_steps, self.dc.at(s) + self.stim_pA,
                      self.poisson_table, self.poisson_cdf, self.poisson_tail,
                      self.poisson_w_nS, self.aff_lam,
                      self.aff_p0, self.aff_w_nS, self.aff_receptor, self.ring_nS, self.v_mV,

@@ -1,38 +1,70 @@
 """Kernel: advance the local neurons over a run of steps (no communication inside)."""
 import math
 
+import numpy as np
 from numba import njit, prange
 
 from .rng import STREAM_AFFERENT, STREAM_POISSON, _INV_K, poisson_k, stream_key, uniform_k
 
-__all__ = ["_advance", "CHUNK", "POISSON_TABLE_LEN"]
+__all__ = ["_advance", "CHUNK", "POISSON_TABLE_LEN", "CELL_ROWS", "RECEPTOR_ROWS"]
 
-# Entries of a tabulated Poisson CDF; larger counts continue the recurrence (rare).
-POISSON_TABLE_LEN = 16
+# Rows of the per-cell parameter arrays. Parameters are expanded from the type tables to
+# one value per cell so that every pass below is a plain SIMD loop (no gathers).
+CELL_ROWS = ("C_m_pF", "g_L_nS", "gL_EL_pA", "V_th_mV", "V_reset_mV")
+RECEPTOR_ROWS = ("p11", "p21", "p22", "gain", "E_rev_mV")
+_C, _GL, _GLEL, _VTH, _VRESET = range(5)
+_P11, _P21, _P22, _GAIN, _EREV = range(5)
 
 # Cells per parallel work item: a chunk's state stays in cache across the steps.
 CHUNK = 512
+# Entries of a tabulated Poisson CDF; larger counts continue the recurrence (rare).
+POISSON_TABLE_LEN = 16
+# Below this step/membrane-time ratio exp(-a) is a polynomial (SIMD-friendly).
+_POLY_MAX = 0.05
 
 
 @njit(cache=True, inline="always")
+def _exp_neg_poly(a):
+    """exp(-a) for 0 <= a < 0.05 by its degree-6 Taylor polynomial (relative error
+    < 2e-13, below double-precision noise of the Euler step)."""
+    return 1.0 - a * (1.0 - a * (0.5 - a * (1.0 / 6.0 - a * (1.0 / 24.0 - a * (
+        1.0 / 120.0 - a * (1.0 / 720.0))))))
+
+
+@njit(cache=True)
 def _exp_neg(a):
-    """exp(-a) for a >= 0; a degree-6 Taylor polynomial where a < 0.05 (relative error
-    < 2e-13, below double-precision noise of the Euler step), the libm call elsewhere."""
-    if a < 0.05:
-        return 1.0 - a * (1.0 - a * (0.5 - a * (1.0 / 6.0 - a * (1.0 / 24.0 - a * (
-            1.0 / 120.0 - a * (1.0 / 720.0))))))
-    return math.exp(-a)
+    """exp(-a) for a >= 0, as the kernel computes it."""
+    return _exp_neg_poly(a) if a < _POLY_MAX else math.exp(-a)
+
+
+@njit(cache=True, inline="always")
+def _poisson_from_table(u, tb, poisson_cdf, poisson_tail):
+    """Count of table entries below u; past the table, continue the recurrence."""
+    k = 0
+    for j in range(POISSON_TABLE_LEN):
+        k += u > poisson_cdf[tb, j]
+    if k == POISSON_TABLE_LEN:
+        k -= 1
+        lam = poisson_tail[tb, 0]
+        p = poisson_tail[tb, 1]
+        cdf = poisson_cdf[tb, POISSON_TABLE_LEN - 1]
+        while u > cdf and k < 255:
+            k += 1
+            p *= lam * _INV_K[k]
+            cdf += p
+    return k
 
 
 @njit(cache=True, parallel=True)
-def _advance(step0, n_steps, dt_ms, seed, gid, type_of, C_m_pF, g_L_nS, E_L_mV, V_th_mV,
-             V_reset_mV, ref_steps, E_rev_mV, p11, p21, p22, gain, i_dc_pA,
-             poisson_table, poisson_cdf, poisson_tail, poisson_w_nS, aff_lam, aff_p0, aff_w_nS, aff_receptor,
-             ring_nS, v_mV, refr, x, g_nS, spike_step, spike_idx, chunk_spikes, chunk_bad):
+def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, ref_steps, i_dc_pA,
+             poisson_table, poisson_cdf, poisson_tail, poisson_w_nS, aff_lam, aff_p0,
+             aff_w_nS, aff_receptor, ring_nS, v_mV, refr, x, g_nS, spike_step, spike_idx,
+             chunk_spikes, chunk_bad):
     """Advance every local cell by ``n_steps`` steps starting at global step ``step0``.
 
     Cells do not interact within the run (delays >= the exchange period), so chunks of
-    ``CHUNK`` cells advance independently in parallel, each over all steps.
+    ``CHUNK`` cells advance independently in parallel, each over all steps, in passes
+    simple enough for the compiler to vectorise.
 
     Order in a step n: arrivals due at n (ring slot n & (n_slots - 1), Poisson draws)
     are added to x; (x, g) move exactly to t_{n+1}; the membrane takes an
@@ -40,12 +72,14 @@ def _advance(step0, n_steps, dt_ms, seed, gid, type_of, C_m_pF, g_L_nS, E_L_mV, 
 
     Background Poisson input of (receptor r, cell i) uses CDF table poisson_table[r, i]
     (-1: none): poisson_cdf[tb, :POISSON_TABLE_LEN] and poisson_tail[tb] = (lam, last
-    pmf). Counting the table entries below the draw (no data-dependent branches) gives
-    exactly the count of the sequential inversion in ``rng.poisson_k``.
+    pmf). Counting the table entries below the draw gives exactly the count of the
+    sequential inversion in ``rng.poisson_k``. Afferent Poisson input comes as the mean
+    count per step (aff_lam) and exp(-aff_lam) (aff_p0).
 
-    Shapes: per cell [n]; per (receptor, cell) [n_r, n]; ring_nS [n_slots (power of 2),
-    n_r, n]; per-type tables [n_types] or [n_types, n_r]. Afferent Poisson input comes
-    as the mean count per step (aff_lam) and exp(-aff_lam) (aff_p0). Chunk c writes its spikes to
+    Parameters per cell: cell [len(CELL_ROWS), n] (gL_EL_pA = g_L * E_L), rec
+    [len(RECEPTOR_ROWS), n_r, n] (the propagator and reversal potential each cell's
+    receptors see), ref_steps int64[n]. State: per cell [n]; per (receptor, cell)
+    [n_r, n]; ring_nS [n_slots (power of 2), n_r, n]. Chunk c writes its spikes to
     spike_step/spike_idx[c*CHUNK*n_steps ...] and their number to chunk_spikes[c];
     non-finite membrane potentials are counted in chunk_bad[c].
     """
@@ -57,62 +91,83 @@ def _advance(step0, n_steps, dt_ms, seed, gid, type_of, C_m_pF, g_L_nS, E_L_mV, 
     key_afferent = stream_key(seed, STREAM_AFFERENT)
     for c in prange(n_chunks):
         lo = c * CHUNK
-        hi = min(n, lo + CHUNK)
+        m = min(n, lo + CHUNK) - lo
+        arrived = np.empty((n_r, m))
+        g_sum = np.empty(m)
+        gE_sum = np.empty(m)
+        u = np.empty(m)
+        v_inf = np.empty(m)
+        a_ = np.empty(m)
+        decay = np.empty(m)
+        spiked = np.empty(m, dtype=np.bool_)
         out = lo * n_steps
-        k = 0
+        k_out = 0
         bad = 0
         for s in range(n_steps):
             step = step0 + s
             slot = step & mask
-            for i in range(lo, hi):
-                t = type_of[i]
-                g_sum = 0.0
-                gE_sum = 0.0
-                for r in range(n_r):
-                    arrived = ring_nS[slot, r, i]
-                    ring_nS[slot, r, i] = 0.0
-                    tb = poisson_table[r, i]
+            # 1. arrivals: ring slot (then cleared) + background and afferent Poisson
+            for r in range(n_r):
+                for j in range(m):
+                    arrived[r, j] = ring_nS[slot, r, lo + j]
+                    ring_nS[slot, r, lo + j] = 0.0
+                has_input = False
+                for j in range(m):
+                    has_input |= poisson_table[r, lo + j] >= 0
+                if not has_input:
+                    continue
+                for j in range(m):
+                    u[j] = uniform_k(key_poisson, gid[lo + j], step * n_r + r)
+                for j in range(m):
+                    tb = poisson_table[r, lo + j]
                     if tb >= 0:
-                        u = uniform_k(key_poisson, gid[i], step * n_r + r)
-                        k_in = 0
-                        for j in range(POISSON_TABLE_LEN):
-                            k_in += u > poisson_cdf[tb, j]
-                        if k_in == POISSON_TABLE_LEN:
-                            k_in -= 1
-                            lam = poisson_tail[tb, 0]
-                            p = poisson_tail[tb, 1]
-                            cdf = poisson_cdf[tb, POISSON_TABLE_LEN - 1]
-                            while u > cdf and k_in < 255:
-                                k_in += 1
-                                p *= lam * _INV_K[k_in]
-                                cdf += p
-                        arrived += poisson_w_nS[r, i] * k_in
-                    if r == aff_receptor and aff_lam[i] > 0.0:
-                        arrived += aff_w_nS[i] * poisson_k(
-                            key_afferent, gid[i], step, aff_lam[i], aff_p0[i])
-                    xi = x[r, i] + gain[t, r] * arrived
+                        arrived[r, j] += poisson_w_nS[r, lo + j] * _poisson_from_table(
+                            u[j], tb, poisson_cdf, poisson_tail)
+            if aff_receptor >= 0:
+                r = aff_receptor
+                for j in range(m):
+                    if aff_lam[lo + j] > 0.0:
+                        arrived[r, j] += aff_w_nS[lo + j] * poisson_k(
+                            key_afferent, gid[lo + j], step, aff_lam[lo + j], aff_p0[lo + j])
+            # 2. exact conductance step; step-averaged conductances for the membrane
+            for j in range(m):
+                g_sum[j] = 0.0
+                gE_sum[j] = 0.0
+            for r in range(n_r):
+                for j in range(m):
+                    i = lo + j
+                    xi = x[r, i] + rec[_GAIN, r, i] * arrived[r, j]
                     g_old = g_nS[r, i]
-                    g_new = p22[t, r] * g_old + p21[t, r] * xi
-                    x[r, i] = p11[t, r] * xi
+                    g_new = rec[_P22, r, i] * g_old + rec[_P21, r, i] * xi
+                    x[r, i] = rec[_P11, r, i] * xi
                     g_nS[r, i] = g_new
                     g_mean = 0.5 * (g_old + g_new)
-                    g_sum += g_mean
-                    gE_sum += g_mean * E_rev_mV[t, r]
-                if refr[i] > 0:
-                    refr[i] -= 1
-                    v_mV[i] = V_reset_mV[t]
-                    continue
-                g_tot = g_L_nS[t] + g_sum
-                v_inf = (g_L_nS[t] * E_L_mV[t] + gE_sum + i_dc_pA[i]) / g_tot
-                v = v_inf + (v_mV[i] - v_inf) * _exp_neg(dt_ms * g_tot / C_m_pF[t])
-                if not math.isfinite(v):
-                    bad += 1
-                if v >= V_th_mV[t]:
-                    spike_step[out + k] = step
-                    spike_idx[out + k] = i
-                    k += 1
-                    v = V_reset_mV[t]
-                    refr[i] = ref_steps[t]
-                v_mV[i] = v
-        chunk_spikes[c] = k
+                    g_sum[j] += g_mean
+                    gE_sum[j] += g_mean * rec[_EREV, r, i]
+            # 3. membrane: exponential Euler, exp(-a) by polynomial for every cell (SIMD),
+            #    redone with libm for the rare cells with a large a; then threshold/reset
+            for j in range(m):
+                i = lo + j
+                g_tot = cell[_GL, i] + g_sum[j]
+                v_inf[j] = (cell[_GLEL, i] + gE_sum[j] + i_dc_pA[i]) / g_tot
+                a_[j] = dt_ms * g_tot / cell[_C, i]
+                decay[j] = _exp_neg_poly(min(a_[j], _POLY_MAX))
+            for j in range(m):
+                if a_[j] >= _POLY_MAX:
+                    decay[j] = math.exp(-a_[j])
+            for j in range(m):
+                i = lo + j
+                v = v_inf[j] + (v_mV[i] - v_inf[j]) * decay[j]
+                free = refr[i] == 0
+                spk = free & (v >= cell[_VTH, i])
+                spiked[j] = spk
+                v_mV[i] = v if (free & (v < cell[_VTH, i])) else cell[_VRESET, i]
+                refr[i] = ref_steps[i] if spk else max(refr[i] - 1, 0)
+                bad += not math.isfinite(v)
+            for j in range(m):
+                if spiked[j]:
+                    spike_step[out + k_out] = step
+                    spike_idx[out + k_out] = lo + j
+                    k_out += 1
+        chunk_spikes[c] = k_out
         chunk_bad[c] = bad

@@ -71,9 +71,11 @@ def test_advance_matches_twin():
     lam[0] = np.array([1.1, 3.0, 19.0])[np.arange(n) % 3]
     w_in = np.where(lam > 0, 0.3, 0.0)
     table, cdf, tail = _poisson_tables(lam)
-    _advance(0, steps, dt, 1, np.arange(n, dtype=np.int64), type_of, C, gL, EL, Vth,
-             Vr, ref_steps, E_rev, tab["p11"], tab["p21"], tab["p22"], tab["gain"],
-             i_dc, table, cdf, tail, w_in, np.zeros(n), np.ones(n), np.zeros(n), -1,
+    cell = np.stack([C[type_of], gL[type_of], (gL * EL)[type_of], Vth[type_of], Vr[type_of]])
+    rec = np.stack([np.ascontiguousarray(a[type_of].T)
+                    for a in (tab["p11"], tab["p21"], tab["p22"], tab["gain"], E_rev)])
+    _advance(0, steps, dt, 1, np.arange(n, dtype=np.int64), cell, rec,
+             ref_steps[type_of].astype(np.int64), i_dc, table, cdf, tail, w_in, np.zeros(n), np.ones(n), np.zeros(n), -1,
              ring.copy(), v, refr, x, g, spk_s, spk_i, chunk_spikes, chunk_bad)
     assert chunk_bad.sum() == 0 and chunk_spikes.sum() > 10
     got = []

@@ -18,6 +18,9 @@ def run_kernel(arrivals, i_dc_pA, t_end_ms):
     tab = {name: np.array([[getattr(p, name) for p in props]]) for name in
            ("p11", "p21", "p22", "gain")}
     E_rev = np.array([[e for _, _, e in RECEPTORS]])
+    cell = np.array([[C], [GL], [GL * EL], [VTH], [VRESET]])
+    rec = np.stack([np.ascontiguousarray(a.T) for a in
+                    (tab["p11"], tab["p21"], tab["p22"], tab["gain"], E_rev)])
     n_steps = int(round(t_end_ms / DT))
     ring = np.zeros((2048, n_r, 1))
     for (step, r), w in arrivals.items():
@@ -32,10 +35,9 @@ def run_kernel(arrivals, i_dc_pA, t_end_ms):
     zeros = np.zeros((n_r, 1))
     vs, spikes = [EL], []
     for s in range(n_steps):
-        _advance(s, 1, DT, 1, np.array([0], np.int64), np.array([0], np.int64), np.array([C]),
-                 np.array([GL]), np.array([EL]), np.array([VTH]), np.array([VRESET]),
-                 np.array([int(round(TREF / DT))], np.int64), E_rev, tab["p11"], tab["p21"],
-                 tab["p22"], tab["gain"], np.array([i_dc_pA]), np.full((n_r, 1), -1),
+        _advance(s, 1, DT, 1, np.array([0], np.int64), cell, rec,
+                 np.array([int(round(TREF / DT))], np.int64), np.array([i_dc_pA]),
+                 np.full((n_r, 1), -1),
                  np.zeros((0, 16)), np.zeros((0, 2)), zeros,
                  np.zeros(1), np.ones(1), np.zeros(1), -1, ring, v, refr, x, g, spike_step,
                  spike_idx, n_spk, bad)
