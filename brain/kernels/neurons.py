@@ -96,6 +96,7 @@ def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, ref_steps, i_dc_pA,
         g_sum = np.empty(m)
         gE_sum = np.empty(m)
         u = np.empty(m)
+        count = np.empty(m, dtype=np.int64)
         v_inf = np.empty(m)
         a_ = np.empty(m)
         decay = np.empty(m)
@@ -111,18 +112,33 @@ def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, ref_steps, i_dc_pA,
                 for j in range(m):
                     arrived[r, j] = ring_nS[slot, r, lo + j]
                     ring_nS[slot, r, lo + j] = 0.0
+                tb0 = poisson_table[r, lo]
                 has_input = False
+                one_table = True
                 for j in range(m):
                     has_input |= poisson_table[r, lo + j] >= 0
+                    one_table &= poisson_table[r, lo + j] == tb0
                 if not has_input:
                     continue
                 for j in range(m):
                     u[j] = uniform_k(key_poisson, gid[lo + j], step * n_r + r)
+                if one_table:
+                    # the common case: one rate for the whole chunk -> a SIMD count
+                    for j in range(m):
+                        k = 0
+                        for q in range(POISSON_TABLE_LEN):
+                            k += u[j] > poisson_cdf[tb0, q]
+                        count[j] = k
+                    for j in range(m):
+                        if count[j] == POISSON_TABLE_LEN:
+                            count[j] = _poisson_from_table(u[j], tb0, poisson_cdf, poisson_tail)
+                else:
+                    for j in range(m):
+                        tb = poisson_table[r, lo + j]
+                        count[j] = 0 if tb < 0 else \
+                            _poisson_from_table(u[j], tb, poisson_cdf, poisson_tail)
                 for j in range(m):
-                    tb = poisson_table[r, lo + j]
-                    if tb >= 0:
-                        arrived[r, j] += poisson_w_nS[r, lo + j] * _poisson_from_table(
-                            u[j], tb, poisson_cdf, poisson_tail)
+                    arrived[r, j] += poisson_w_nS[r, lo + j] * count[j]
             if aff_receptor >= 0:
                 r = aff_receptor
                 for j in range(m):
