@@ -108,6 +108,7 @@ class Engine:
         self.type_of = m.cells.type_id[self.gid].astype(np.int64)
         self.cell_params, self.receptor_params, self.ref_steps = \
             cell_parameters(tab, self.type_of)
+        self.mg_mM = np.array([r.mg_mM for r in m.params.receptors], dtype=np.float64)
         v0 = np.empty(n)
         for i, (g, t) in enumerate(zip(self.gid, self.type_of)):
             ct = m.params.cell_types[t]
@@ -186,7 +187,7 @@ class Engine:
         while s < stop:     # split where a DC stimulus switches on or off
             e = min(stop, self.dc.next_change(s))
             _advance(s, e - s, m.dt_ms, m.seed, self.gid, self.cell_params,
-                     self.receptor_params, self.ref_steps, self.dc.at(s) + self.stim_pA,
+                     self.receptor_params, self.mg_mM, self.ref_steps, self.dc.at(s) + self.stim_pA,
                      self.poisson_table, self.poisson_cdf, self.poisson_tail,
                      self.poisson_w_nS, self.aff_lam,
                      self.aff_p0, self.aff_w_nS, self.aff_receptor, self.ring_nS, self.v_mV,

@@ -36,9 +36,11 @@ def _finite(name: str, value: float) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class Receptor:
-    """A synaptic receptor type (e.g. AMPA, GABA_A).
+    """A synaptic receptor type (e.g. AMPA, GABA_A, NMDA).
 
     kind: "alpha" (tau_ms), "dual_exp" (tau_rise_ms < tau_ms) or "exp" (tau_ms).
+    mg_mM > 0 adds the voltage-dependent magnesium block of NMDA receptors
+    (Jahr & Stevens 1990): g_eff = g / (1 + mg_mM / 3.57 * exp(-0.062 V)).
     """
 
     name: str
@@ -46,9 +48,11 @@ class Receptor:
     tau_ms: float
     kind: str = "alpha"
     tau_rise_ms: float = 0.0
+    mg_mM: float = 0.0
 
     def __post_init__(self):
         _finite("E_rev_mV", self.E_rev_mV)
+        _non_negative("mg_mM", self.mg_mM)
         _positive("tau_ms", self.tau_ms)
         if self.kind not in ("alpha", "dual_exp", "exp"):
             raise ValueError(f"kind = {self.kind!r}: must be 'alpha', 'dual_exp' or 'exp'")

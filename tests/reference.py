@@ -54,7 +54,7 @@ def exp_neg(a):
 
 
 def advance_one_cell(v, refr, x, g, arrived, i_pA, p, E_rev, gain, dt, C, gL, EL, Vth, Vreset,
-                     ref_steps):
+                     ref_steps, mg_mM=None):
     """One step of one cell in plain Python. p: list of (p11, p21, p22) per receptor."""
     g_sum = gE = 0.0
     for r in range(len(x)):
@@ -62,6 +62,8 @@ def advance_one_cell(v, refr, x, g, arrived, i_pA, p, E_rev, gain, dt, C, gL, EL
         g_new = p[r][2] * g[r] + p[r][1] * xi
         x[r] = p[r][0] * xi
         g_mean = 0.5 * (g[r] + g_new)
+        if mg_mM is not None and mg_mM[r] > 0:
+            g_mean /= 1.0 + mg_mM[r] / 3.57 * math.exp(-0.062 * v)
         g[r] = g_new
         g_sum += g_mean
         gE += g_mean * E_rev[r]

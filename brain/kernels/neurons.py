@@ -56,7 +56,7 @@ def _poisson_from_table(u, tb, poisson_cdf, poisson_tail):
 
 
 @njit(cache=True, parallel=True)
-def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, ref_steps, i_dc_pA,
+def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, mg_mM, ref_steps, i_dc_pA,
              poisson_table, poisson_cdf, poisson_tail, poisson_w_nS, aff_lam, aff_p0,
              aff_w_nS, aff_receptor, ring_nS, v_mV, refr, x, g_nS, spike_step, spike_idx,
              chunk_spikes, chunk_bad):
@@ -78,7 +78,8 @@ def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, ref_steps, i_dc_pA,
 
     Parameters per cell: cell [len(CELL_ROWS), n] (gL_EL_pA = g_L * E_L), rec
     [len(RECEPTOR_ROWS), n_r, n] (the propagator and reversal potential each cell's
-    receptors see), ref_steps int64[n]. State: per cell [n]; per (receptor, cell)
+    receptors see), mg_mM float64[n_r] (magnesium block per receptor, 0 = none; the block
+    is evaluated at V at the start of the step), ref_steps int64[n]. State: per cell [n]; per (receptor, cell)
     [n_r, n]; ring_nS [n_slots (power of 2), n_r, n]. Chunk c writes its spikes to
     spike_step/spike_idx[c*CHUNK*n_steps ...] and their number to chunk_spikes[c];
     non-finite membrane potentials are counted in chunk_bad[c].
@@ -157,9 +158,13 @@ def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, ref_steps, i_dc_pA,
                     g_new = rec[_P22, r, i] * g_old + rec[_P21, r, i] * xi
                     x[r, i] = rec[_P11, r, i] * xi
                     g_nS[r, i] = g_new
-                    g_mean = 0.5 * (g_old + g_new)
-                    g_sum[j] += g_mean
-                    gE_sum[j] += g_mean * rec[_EREV, r, i]
+                    u[j] = 0.5 * (g_old + g_new)
+                if mg_mM[r] > 0.0:
+                    for j in range(m):
+                        u[j] /= 1.0 + mg_mM[r] / 3.57 * math.exp(-0.062 * v_mV[lo + j])
+                for j in range(m):
+                    g_sum[j] += u[j]
+                    gE_sum[j] += u[j] * rec[_EREV, r, lo + j]
             # 3. membrane: exponential Euler, exp(-a) by polynomial for every cell (SIMD),
             #    redone with libm for the rare cells with a large a; then threshold/reset
             for j in range(m):

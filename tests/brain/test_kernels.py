@@ -50,8 +50,9 @@ def test_deliver_matches_twin():
         assert np.array_equal(a, b)
 
 
-@pytest.mark.parametrize("rates", [(1.1, 3.0, 19.0), (1.1,), (19.0,)])
-def test_advance_matches_twin(rates):
+@pytest.mark.parametrize("rates,mg", [((1.1, 3.0, 19.0), 0.0), ((1.1,), 0.0), ((19.0,), 0.0),
+                                      ((1.1, 3.0), 1.2)])
+def test_advance_matches_twin(rates, mg):
     rng = np.random.default_rng(1)
     n, n_r, dt, steps = 1100, 2, 0.1, 300    # > 2 chunks of cells
     props = [propagator("alpha", 1.0, 1.0, dt), propagator("alpha", 3.0, 3.0, dt)]
@@ -76,7 +77,8 @@ def test_advance_matches_twin(rates):
     cell = np.stack([C[type_of], gL[type_of], (gL * EL)[type_of], Vth[type_of], Vr[type_of]])
     rec = np.stack([np.ascontiguousarray(a[type_of].T)
                     for a in (tab["p11"], tab["p21"], tab["p22"], tab["gain"], E_rev)])
-    _advance(0, steps, dt, 1, np.arange(n, dtype=np.int64), cell, rec,
+    mg_mM = np.array([mg, 0.0])     # magnesium block on receptor 0 (NMDA-like) or none
+    _advance(0, steps, dt, 1, np.arange(n, dtype=np.int64), cell, rec, mg_mM,
              ref_steps[type_of].astype(np.int64), i_dc, table, cdf, tail, w_in, np.zeros(n), np.ones(n), np.zeros(n), -1,
              ring.copy(), v, refr, x, g, spk_s, spk_i, chunk_spikes, chunk_bad)
     assert chunk_bad.sum() == 0 and chunk_spikes.sum() > 10
@@ -98,7 +100,7 @@ def test_advance_matches_twin(rates):
                                                            lam[r, i])
             vi, ri, spiked = ref.advance_one_cell(
                 vi, ri, xi, gi, arrived, i_dc[i], p, E_rev[t], tab["gain"][t], dt, C[t],
-                gL[t], EL[t], Vth[t], Vr[t], ref_steps[t])
+                gL[t], EL[t], Vth[t], Vr[t], ref_steps[t], mg_mM)
             if spiked:
                 twin_spikes.append((s, i))
         assert vi == v[i]

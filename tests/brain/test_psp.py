@@ -33,7 +33,14 @@ RECEPTORS = [Receptor(name="AMPA", kind="alpha", E_rev_mV=0.0, tau_ms=2.0),
              Receptor(name="GABA_A", kind="alpha", E_rev_mV=-85.0, tau_ms=5.0),
              Receptor(name="NMDA_like", kind="dual_exp", E_rev_mV=0.0, tau_rise_ms=2.0,
                       tau_ms=20.0),
-             Receptor(name="exp", kind="exp", E_rev_mV=0.0, tau_ms=5.0)]
+             Receptor(name="exp", kind="exp", E_rev_mV=0.0, tau_ms=5.0),
+             Receptor(name="NMDA", kind="dual_exp", E_rev_mV=0.0, tau_rise_ms=2.0, tau_ms=80.0,
+                      mg_mM=1.0)]
+
+
+def mg_block(rec, v_mV):
+    """Fraction of the NMDA conductance left by the magnesium block at v_mV."""
+    return 1.0 / (1.0 + rec.mg_mM / 3.57 * np.exp(-0.062 * v_mV)) if rec.mg_mM else 1.0
 
 
 @pytest.mark.parametrize("rec", RECEPTORS, ids=[r.name for r in RECEPTORS])
@@ -50,6 +57,7 @@ def test_psp_shape_and_amplitude(rec):
 
     def rhs(tt, y):
         g = w * conductance_kernel(rec.kind, rec.tau_rise_ms, rec.tau_ms, np.array([tt]))[0]
+        g *= mg_block(rec, y[0])
         return [(-CELL["g_L_nS"] * (y[0] - CELL["E_L_mV"]) - g * (y[0] - rec.E_rev_mV))
                 / CELL["C_m_pF"]]
     ref = solve_ivp(rhs, (0, t[-1]), [CELL["E_L_mV"]], t_eval=t, rtol=1e-10, atol=1e-12,
@@ -73,3 +81,21 @@ def test_rate_under_constant_current_matches_analytic_lif(current_pA):
     measured_isi = np.diff(steps).mean() * DT
     assert len(steps) > 10
     assert measured_isi == pytest.approx(isi, rel=0.01)
+
+
+def test_magnesium_block_is_voltage_dependent():
+    """The same NMDA input depolarises less from rest than from -30 mV (relative to the
+    unblocked drive), as the block predicts."""
+    nmda = RECEPTORS[-1]
+    assert mg_block(nmda, -70.0) < 0.1 < 0.5 < mg_block(nmda, 0.0)
+    free = Receptor(name="NMDA", kind="dual_exp", E_rev_mV=0.0, tau_rise_ms=2.0, tau_ms=80.0)
+    peaks = []
+    for rec in (nmda, free):
+        eng = one_cell_engine(rec)
+        eng.ring_nS[0, 0, 0] = 5.0
+        v = [eng.v_mV[0]]
+        for _ in range(1000):
+            eng.run(1)
+            v.append(eng.v_mV[0])
+        peaks.append(max(v) - CELL["E_L_mV"])
+    assert peaks[0] < 0.2 * peaks[1]

@@ -35,7 +35,7 @@ def run_kernel(arrivals, i_dc_pA, t_end_ms):
     zeros = np.zeros((n_r, 1))
     vs, spikes = [EL], []
     for s in range(n_steps):
-        _advance(s, 1, DT, 1, np.array([0], np.int64), cell, rec,
+        _advance(s, 1, DT, 1, np.array([0], np.int64), cell, rec, np.zeros(n_r),
                  np.array([int(round(TREF / DT))], np.int64), np.array([i_dc_pA]),
                  np.full((n_r, 1), -1),
                  np.zeros((0, 16)), np.zeros((0, 2)), zeros,
