@@ -1,0 +1,126 @@
+"""Scene rules that tie several keys together; each message states the rule."""
+from __future__ import annotations
+
+from brain.params import ATLAS_LAYERS, AtlasSpec
+
+from .schema import SceneError, suggest
+
+__all__ = ["check_cross"]
+
+
+def _check_names(ctx, key, names, defined, what):
+    """Every name in ``names`` (a list key, or one string) must be in ``defined``."""
+    listed = not isinstance(names, str)
+    for i, n in enumerate(names if listed else [names]):
+        if n not in defined:
+            raise SceneError(ctx, f"{key}[{i}]" if listed else key,
+                             f"unknown {what} {n!r}{suggest(n, defined)}")
+
+
+def check_cross(scene) -> None:
+    """Rules that tie several keys together; each message states the rule."""
+    ctx, b, run = scene.path, scene.brain, scene.run
+    types_ = [t.name for t in b.cell_types]
+    recs = [r.name for r in b.receptors]
+    if not types_:
+        raise SceneError(ctx, "brain.cell_types", "at least one cell type is required")
+    if not recs:
+        raise SceneError(ctx, "brain.receptors", "at least one receptor is required")
+    for t in b.cell_types:
+        _check_names(ctx, f"brain.cell_types.{t.name}.receptor", t.receptor, recs, "receptor")
+        for r in t.tau_syn_ms:
+            _check_names(ctx, f"brain.cell_types.{t.name}.tau_syn_ms.{r}", r, recs, "receptor")
+    for i, rule in enumerate(b.connections):
+        _check_names(ctx, f"brain.connections[{i}].pre", rule.pre, types_, "cell type")
+        _check_names(ctx, f"brain.connections[{i}].post", rule.post, types_, "cell type")
+    for i, stim in enumerate(b.dc):
+        _check_names(ctx, f"brain.dc[{i}].cell_types", stim.cell_types, types_, "cell type")
+    weights = {}
+    for i, inp in enumerate(b.poisson):
+        _check_names(ctx, f"brain.poisson[{i}].cell_types", inp.cell_types, types_, "cell type")
+        _check_names(ctx, f"brain.poisson[{i}].receptor", inp.receptor, recs, "receptor")
+        for t in inp.cell_types:
+            w = weights.setdefault((t, inp.receptor), inp.weight_nS)
+            if w != inp.weight_nS:
+                raise SceneError(ctx, f"brain.poisson[{i}].weight_nS",
+                                 f"Poisson inputs onto {t}/{inp.receptor} must share one "
+                                 f"weight ({w} vs {inp.weight_nS})")
+    if b.afferents is not None:
+        _check_names(ctx, "brain.afferents.cell_type", b.afferents.cell_type, types_,
+                     "cell type")
+        _check_names(ctx, "brain.afferents.receptor", b.afferents.receptor, recs, "receptor")
+    _check_names(ctx, "bridge.pool_cell_type", scene.bridge.pool_cell_type, types_,
+                 "cell type")
+    steps = scene.bridge.interval_ms / run.dt_ms
+    if abs(steps - round(steps)) > 1e-9 or round(steps) < 1:
+        raise SceneError(ctx, "bridge.interval_ms",
+                         f"{scene.bridge.interval_ms} must be a whole multiple of "
+                         f"run.dt_ms = {run.dt_ms}")
+    n = run.duration_ms / scene.bridge.interval_ms
+    if abs(n - round(n)) > 1e-9:
+        raise SceneError(ctx, "run.duration_ms",
+                         f"{run.duration_ms} must be a whole multiple of "
+                         f"bridge.interval_ms = {scene.bridge.interval_ms}")
+    if b.delays.min_ms < run.dt_ms:
+        raise SceneError(ctx, "brain.delays.min_ms",
+                         f"{b.delays.min_ms} must be >= run.dt_ms = {run.dt_ms}")
+    if isinstance(b.atlas, AtlasSpec):
+        _check_voxel_atlas(scene)
+        return
+    layer_names = {layer.name for layer in b.atlas.layers}
+    for t in b.cell_types:
+        if t.region == b.atlas.region and t.layer and t.layer not in layer_names:
+            raise SceneError(ctx, f"brain.cell_types.{t.name}.layer",
+                             f"layer {t.layer!r} is not in brain.atlas.layers "
+                             f"({', '.join(sorted(layer_names))})")
+        if t.fraction > 0:
+            raise SceneError(ctx, f"brain.cell_types.{t.name}.fraction", "needs a voxel atlas "
+                             "with densities (brain.atlas.kind 'synthetic' or 'allen'); "
+                             "use density_per_mm3")
+    if b.projections:
+        raise SceneError(ctx, "brain.projections", "needs a voxel atlas "
+                         "(brain.atlas.kind 'synthetic' or 'allen')")
+
+
+def _type_key(t) -> str:
+    # a family member "MOp.L23_E" was declared as brain.cell_types.L23_E
+    return f"brain.cell_types.{t.name.split('.', 1)[-1]}"
+
+
+def _check_voxel_atlas(scene) -> None:
+    """Voxel-atlas rules: regions known to the ontology and listed in the atlas, layers
+    from ATLAS_LAYERS, one density per type, projection names defined."""
+    ctx, b = scene.path, scene.brain
+    spec = b.atlas
+    if spec.kind == "synthetic":
+        from brain.synthetic_brain import synthetic_ontology
+        onto = synthetic_ontology()
+    else:
+        from brain.allen import read_ontology
+        try:
+            onto = read_ontology(spec.ontology)
+        except ValueError as exc:
+            raise SceneError(ctx, "brain.atlas.ontology", str(exc)) from None
+    for i, r in enumerate(spec.regions):
+        if r not in onto._by_acronym:
+            raise SceneError(ctx, f"brain.atlas.regions[{i}]", f"unknown Allen acronym "
+                             f"{r!r} in {onto.source}{suggest(r, onto._by_acronym)}")
+    regions = list(spec.regions)
+    for t in b.cell_types:
+        key = _type_key(t)
+        _check_names(ctx, f"{key}.region", t.region, regions, "region of brain.atlas.regions")
+        if t.layer not in ATLAS_LAYERS:
+            raise SceneError(ctx, f"{key}.layer", f"{t.layer!r}: must be one of "
+                             f"{', '.join(repr(x) for x in ATLAS_LAYERS)}")
+        if (t.fraction > 0) == (t.density_per_mm3 > 0):
+            raise SceneError(ctx, f"{key}.fraction", "give exactly one of fraction (of the "
+                             "voxel's neuron density) and density_per_mm3")
+    types_ = [t.name for t in b.cell_types]
+    for i, rule in enumerate(b.projections):
+        k = f"brain.projections[{i}]"
+        _check_names(ctx, f"{k}.pre", rule.pre, types_, "cell type")
+        _check_names(ctx, f"{k}.post", rule.post, types_, "cell type")
+        _check_names(ctx, f"{k}.pre_regions", rule.pre_regions, regions,
+                     "region of brain.atlas.regions")
+        _check_names(ctx, f"{k}.post_regions", rule.post_regions, regions,
+                     "region of brain.atlas.regions")
