@@ -7,7 +7,7 @@ simulators, each run in its own subprocess, one table at the end.
 Simulators: ours, nest, brian2 (= brian2-cython + brian2-standalone),
 brian2-cython, brian2-standalone.  Peers (NEST, Brian2) run from the venv made
 by `bash bench/setup_peers.sh` (bench/.venv-peers); "ours" runs
-bench/ours_coba.py:run(...) from the project's venv (/work/main/.venv).
+bench/ours_coba.py:run(...) from the project's venv (<repo>/.venv).
 
 The driver itself uses only the standard library, so any python3 can run it.
 See bench/README.md for the meaning of every column.
@@ -277,7 +277,7 @@ def main():
                          "useful when the cores are shared (default 1)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="per-run timeout in s (default 3600)")
     ap.add_argument("--peers-python", help="python of the peers venv (default bench/.venv-peers/bin/python)")
-    ap.add_argument("--ours-python", help="python for 'ours' (default /work/main/.venv/bin/python)")
+    ap.add_argument("--ours-python", help="python for 'ours' (default <repo>/.venv/bin/python)")
     ap.add_argument("--log-dir", default=os.path.join(HERE, "results", "logs"))
     ap.add_argument("--keep-build", action="store_true", help="keep Brian2 standalone build directories")
     # internal
