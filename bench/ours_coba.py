@@ -54,6 +54,27 @@ def _compile_kernels(params):
     engine.run(model.min_delay_steps)
 
 
+def _bare_scatter_events_per_s(syn, spike_gids, n_cells):
+    """The practical ceiling: a bare numba CSR scatter-add of the same spikes over the same
+    synapse arrays into one float64 array (no delays, no receptors, one thread)."""
+    import numpy as np
+    from numba import njit
+
+    @njit(cache=True)
+    def scatter(gids, indptr, target, weight, out):
+        for k in range(gids.shape[0]):
+            for s in range(indptr[gids[k]], indptr[gids[k] + 1]):
+                out[target[s]] += weight[s]
+
+    out = np.zeros(len(syn.indptr) - 1 if n_cells is None else n_cells)
+    gids = np.ascontiguousarray(spike_gids, dtype=np.int64)
+    scatter(gids[:10], syn.indptr, syn.target, syn.weight_nS, out)
+    t0 = time.perf_counter()
+    scatter(gids, syn.indptr, syn.target, syn.weight_nS, out)
+    wall = time.perf_counter() - t0
+    return int(np.sum(np.diff(syn.indptr)[gids])) / max(wall, 1e-12)
+
+
 def _run_rank(N, threads, warmup_ms, duration_ms, seed, comm=None):
     import numba
     import numpy as np
@@ -86,17 +107,25 @@ def _run_rank(N, threads, warmup_ms, duration_ms, seed, comm=None):
     n -= n % steps_per_period
     if comm:
         comm.Barrier()
+    for k in engine.timing:
+        engine.timing[k] = 0
     t1 = time.perf_counter()
     _, spk = engine.run(n)
     if comm:
         comm.Barrier()
     wall = time.perf_counter() - t1
+    tm = dict(engine.timing)
+    bare = _bare_scatter_events_per_s(syn, spk, model.n_cells)
     is_e = model.cells.type_id[spk] == 0
     return {"simulator": "ours", "threads": threads, "ranks": n_ranks, "N": N,
             "build_s": build_s, "wall_s": wall, "spikes_E": int(is_e.sum()),
             "spikes_I": int((~is_e).sum()), "n_synapses": int(syn.n),
             "storage_bytes_per_synapse": syn.nbytes_per_synapse,
-            "rss_built_mb": rss_built - rss0, "peak_mem_mb": hwm_mb()}
+            "rss_built_mb": rss_built - rss0, "peak_mem_mb": hwm_mb(),
+            "update_s": tm["update_s"], "exchange_s": tm["exchange_s"],
+            "deliver_s": tm["deliver_s"],
+            "deliver_events_per_s": tm["events"] / max(tm["deliver_s"], 1e-12),
+            "bare_scatter_events_per_s": bare}
 
 
 def run(N, threads, ranks, warmup_ms, duration_ms, seed):

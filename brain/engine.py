@@ -7,6 +7,8 @@ its targets before it is due (temporal blocking).
 """
 from __future__ import annotations
 
+import time
+
 import numba
 import numpy as np
 
@@ -91,6 +93,9 @@ class Engine:
         self.period_steps = period_steps
         self.step = 0
         self._prepared = False
+        #: wall seconds in the neuron update, the spike exchange and the delivery, and
+        #: the number of synaptic events delivered (a profile a user can print)
+        self.timing = {"update_s": 0.0, "exchange_s": 0.0, "deliver_s": 0.0, "events": 0}
 
     @property
     def n_local(self) -> int:
@@ -181,6 +186,7 @@ class Engine:
 
     def _run_period(self):
         m = self.model
+        t0 = time.perf_counter()
         start, stop = self.step, self.step + self.period_steps
         steps_parts, idx_parts = [], []
         s = start
@@ -209,10 +215,18 @@ class Engine:
             steps, gids = steps[order], self.gid[idx[order]]
         else:
             steps, gids = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        t1 = time.perf_counter()
         all_steps, all_gids = self.exchange.exchange(steps, gids, start)
+        t2 = time.perf_counter()
         _deliver(all_steps, all_gids, self.syn.indptr, self.syn.target, self.syn.weight_nS,
                  self.syn.delay_steps, self.receptor_of_source, self.ring_nS,
                  numba.get_num_threads())
+        t3 = time.perf_counter()
+        tm = self.timing
+        tm["update_s"] += t1 - t0
+        tm["exchange_s"] += t2 - t1
+        tm["deliver_s"] += t3 - t2
+        tm["events"] += int(np.sum(np.diff(self.syn.indptr)[all_gids])) if len(all_gids) else 0
         self.step = stop
         return steps, gids
 
