@@ -167,6 +167,11 @@ def versions() -> dict:
         except PackageNotFoundError:
             out[dist] = "not installed"
     try:
+        import numba
+        out["numba threads"] = f"{numba.config.NUMBA_NUM_THREADS} (NUMBA_NUM_THREADS)"
+    except ImportError:
+        pass
+    try:
         from mpi4py import MPI
         out["MPI library"] = MPI.Get_library_version().splitlines()[0].strip()
         out["MPI standard"] = "%d.%d" % MPI.Get_version()

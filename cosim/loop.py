@@ -44,6 +44,9 @@ class BrainSide:
         aff = self.scene.brain.afferents
         self._fibres = aff.fibres_per_cell if aff else 0.0
         self._drive = np.zeros(self.engine.n_local)
+        record = self.scene.run.record
+        self._recorded = None if not record else np.isin(
+            self.model.cells.type_id, [self.model.params.type_index(t) for t in record])
 
     def interval(self, k: int) -> None:
         rates = self.end.recv_afferents(k).rates_Hz
@@ -51,6 +54,9 @@ class BrainSide:
         self.engine.set_afferent_rates(self._drive)
         steps, gids = self.engine.run(self.scene.interval_steps)
         self.end.send_counts(MotorCounts(interval=k, counts=self.pools.count(gids)))
+        if self._recorded is not None:
+            keep = self._recorded[gids]
+            steps, gids = steps[keep], gids[keep]
         self.spikes.add(steps, gids)
 
     def finish(self) -> None:

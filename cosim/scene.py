@@ -30,12 +30,14 @@ SCENES_DIR = Path(__file__).resolve().parent.parent / "scenes"
 
 @dataclass(frozen=True, kw_only=True)
 class RunParams:
-    """seed; duration_ms simulated; dt_ms brain step; flush_every_ms output chunking."""
+    """seed; duration_ms simulated; dt_ms brain step; flush_every_ms output chunking;
+    record: cell types whose spikes go to the output file (empty: all cells)."""
 
     seed: int = 1
     duration_ms: float = 1000.0
     dt_ms: float = 0.1
     flush_every_ms: float = 100.0
+    record: tuple = ()
 
     def __post_init__(self):
         for name in ("duration_ms", "dt_ms", "flush_every_ms"):

@@ -20,6 +20,7 @@ def _check_names(ctx, key, names, defined, what):
 def check_cross(scene) -> None:
     """Rules that tie several keys together; each message states the rule."""
     ctx, b, run = scene.path, scene.brain, scene.run
+    _check_names(ctx, "run.record", run.record, [t.name for t in b.cell_types], "cell type")
     types_ = [t.name for t in b.cell_types]
     recs = [r.name for r in b.receptors]
     if not types_:

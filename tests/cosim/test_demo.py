@@ -147,3 +147,19 @@ def test_chunks_are_readable_while_running(tmp_path, small_scene_path):
     rows, complete, n_spikes = res.stdout.split()
     assert rows == "100" and complete == "False" and int(n_spikes) > 0
     side.writer.close()
+
+
+def test_record_only_chosen_cell_types(tmp_path, small_scene_path):
+    text = small_scene_path.read_text().replace("flush_every_ms = 100.0",
+                                                'flush_every_ms = 100.0\nrecord = ["L5B_E"]')
+    path = tmp_path / "rec.toml"
+    path.write_text(text)
+    scene = load(path)
+    run_embedded(scene, tmp_path / "rec.h5", progress=False)
+    with h5py.File(tmp_path / "rec.h5", "r") as f:
+        ids = f["spikes/brain/node_ids"][:]
+        names = [t.decode() for t in f["cells/type_names"][:]]
+        types = f["cells/type_id"][:]
+        counts = f["bridge/counts"][:]
+    assert len(ids) > 0 and set(types[ids]) == {names.index("L5B_E")}
+    assert counts.sum() == len(ids)        # the bridge still sees all L5B spikes
