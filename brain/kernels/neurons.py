@@ -93,11 +93,11 @@ def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, mg_mM, ref_steps, i_dc
     for c in prange(n_chunks):
         lo = c * CHUNK
         m = min(n, lo + CHUNK) - lo
-        arrived = np.empty((n_r, m))
         g_sum = np.empty(m)
         gE_sum = np.empty(m)
         u = np.empty(m)
         count = np.empty(m, dtype=np.int64)
+        aff_add = np.zeros(m)
         v_inf = np.empty(m)
         a_ = np.empty(m)
         decay = np.empty(m)
@@ -105,66 +105,82 @@ def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, mg_mM, ref_steps, i_dc
         out = lo * n_steps
         k_out = 0
         bad = 0
+        # Input tables are fixed within a call: 0 = no Poisson input on receptor r in this
+        # chunk, 1 = one table for all cells (SIMD count), 2 = mixed tables.
+        mode = np.zeros(n_r, dtype=np.int64)
+        for r in range(n_r):
+            tb0 = poisson_table[r, lo]
+            has_input = False
+            one_table = True
+            for j in range(m):
+                has_input |= poisson_table[r, lo + j] >= 0
+                one_table &= poisson_table[r, lo + j] == tb0
+            mode[r] = 0 if not has_input else (1 if one_table else 2)
+        has_aff = False
+        if aff_receptor >= 0:
+            for j in range(m):
+                has_aff |= aff_lam[lo + j] > 0.0
         for s in range(n_steps):
             step = step0 + s
             slot = step & mask
-            # 1. arrivals: ring slot (then cleared) + background and afferent Poisson
-            for r in range(n_r):
-                for j in range(m):
-                    arrived[r, j] = ring_nS[slot, r, lo + j]
-                    ring_nS[slot, r, lo + j] = 0.0
-                tb0 = poisson_table[r, lo]
-                has_input = False
-                one_table = True
-                for j in range(m):
-                    has_input |= poisson_table[r, lo + j] >= 0
-                    one_table &= poisson_table[r, lo + j] == tb0
-                if not has_input:
-                    continue
-                for j in range(m):
-                    u[j] = uniform_k(key_poisson, gid[lo + j], step * n_r + r)
-                if one_table:
-                    # the common case: one rate for the whole chunk -> a SIMD count
-                    for j in range(m):
-                        k = 0
-                        for q in range(POISSON_TABLE_LEN):
-                            k += u[j] > poisson_cdf[tb0, q]
-                        count[j] = k
-                    for j in range(m):
-                        if count[j] == POISSON_TABLE_LEN:
-                            count[j] = _poisson_from_table(u[j], tb0, poisson_cdf, poisson_tail)
-                else:
-                    for j in range(m):
-                        tb = poisson_table[r, lo + j]
-                        count[j] = 0 if tb < 0 else \
-                            _poisson_from_table(u[j], tb, poisson_cdf, poisson_tail)
-                for j in range(m):
-                    arrived[r, j] += poisson_w_nS[r, lo + j] * count[j]
-            if aff_receptor >= 0:
-                r = aff_receptor
-                for j in range(m):
-                    if aff_lam[lo + j] > 0.0:
-                        arrived[r, j] += aff_w_nS[lo + j] * poisson_k(
-                            key_afferent, gid[lo + j], step, aff_lam[lo + j], aff_p0[lo + j])
-            # 2. exact conductance step; step-averaged conductances for the membrane
             for j in range(m):
                 g_sum[j] = 0.0
                 gE_sum[j] = 0.0
             for r in range(n_r):
+                # 1. this step's Poisson counts (background, then afferent)
+                if mode[r] > 0:
+                    for j in range(m):
+                        u[j] = uniform_k(key_poisson, gid[lo + j], step * n_r + r)
+                    if mode[r] == 1:
+                        tb0 = poisson_table[r, lo]
+                        for j in range(m):
+                            k = 0
+                            for q in range(POISSON_TABLE_LEN):
+                                k += u[j] > poisson_cdf[tb0, q]
+                            count[j] = k
+                        for j in range(m):
+                            if count[j] == POISSON_TABLE_LEN:
+                                count[j] = _poisson_from_table(u[j], tb0, poisson_cdf,
+                                                               poisson_tail)
+                    else:
+                        for j in range(m):
+                            tb = poisson_table[r, lo + j]
+                            count[j] = 0 if tb < 0 else \
+                                _poisson_from_table(u[j], tb, poisson_cdf, poisson_tail)
+                use_p = mode[r] > 0
+                use_a = has_aff and r == aff_receptor
+                if use_a:
+                    for j in range(m):
+                        aff_add[j] = 0.0 if aff_lam[lo + j] <= 0.0 else \
+                            aff_w_nS[lo + j] * poisson_k(key_afferent, gid[lo + j], step,
+                                                         aff_lam[lo + j], aff_p0[lo + j])
+                # 2. arrivals (ring slot, then cleared, + Poisson) and the exact
+                #    conductance step; step-averaged conductances for the membrane
+                blocked = mg_mM[r] > 0.0
                 for j in range(m):
                     i = lo + j
-                    xi = x[r, i] + rec[_GAIN, r, i] * arrived[r, j]
+                    arrived = np.float64(ring_nS[slot, r, i])
+                    ring_nS[slot, r, i] = 0.0
+                    if use_p:
+                        arrived += poisson_w_nS[r, i] * count[j]
+                    if use_a:
+                        arrived += aff_add[j]
+                    xi = x[r, i] + rec[_GAIN, r, i] * arrived
                     g_old = g_nS[r, i]
                     g_new = rec[_P22, r, i] * g_old + rec[_P21, r, i] * xi
                     x[r, i] = rec[_P11, r, i] * xi
                     g_nS[r, i] = g_new
-                    u[j] = 0.5 * (g_old + g_new)
-                if mg_mM[r] > 0.0:
+                    g_mean = 0.5 * (g_old + g_new)
+                    if blocked:
+                        u[j] = g_mean
+                    else:
+                        g_sum[j] += g_mean
+                        gE_sum[j] += g_mean * rec[_EREV, r, i]
+                if blocked:
                     for j in range(m):
-                        u[j] /= 1.0 + mg_mM[r] / 3.57 * math.exp(-0.062 * v_mV[lo + j])
-                for j in range(m):
-                    g_sum[j] += u[j]
-                    gE_sum[j] += u[j] * rec[_EREV, r, lo + j]
+                        g_mean = u[j] / (1.0 + mg_mM[r] / 3.57 * math.exp(-0.062 * v_mV[lo + j]))
+                        g_sum[j] += g_mean
+                        gE_sum[j] += g_mean * rec[_EREV, r, lo + j]
             # 3. membrane: exponential Euler, exp(-a) by polynomial for every cell (SIMD),
             #    redone with libm for the rare cells with a large a; then threshold/reset
             for j in range(m):
