@@ -72,13 +72,13 @@ def _draw_rule(rule_index, rule, params, cells, local_gids, seed, cell_um):
     post = local_gids[post_local]
     count = np.zeros(len(local_gids), dtype=np.int64)
     if len(pre) == 0 or len(post) == 0:
-        return np.zeros(0, np.int64), count
+        return np.zeros(0, gid_dtype(cells.n)), count
     if rule.indegree > 0:
         # pre may include post cells themselves; one of them is excluded per target
         if rule.indegree > len(pre) - 1:
             raise ValueError(f"connections[{rule_index}]: indegree {rule.indegree} exceeds "
                              f"the {len(pre)} candidate sources")
-        out_pre = np.empty(len(post) * rule.indegree, dtype=np.int64)
+        out_pre = np.empty(len(post) * rule.indegree, dtype=gid_dtype(cells.n))
         _fixed_indegree(post, pre, rule.indegree, seed, rule_index, out_pre)
         count[post_local] = rule.indegree
         return out_pre, count
@@ -92,7 +92,7 @@ def _draw_rule(rule_index, rule, params, cells, local_gids, seed, cell_um):
             rule.p_max, rule.sigma_um, rule.cutoff_sigmas * rule.sigma_um, seed, rule_index)
     per_post = np.zeros(len(post), dtype=np.int64)
     n = _connect_rule(*args, np.zeros(0, np.int64), per_post)
-    out_pre = np.empty(n, dtype=np.int64)
+    out_pre = np.empty(n, dtype=gid_dtype(cells.n))
     _connect_rule(*args, out_pre, per_post)
     count[post_local] = per_post
     return out_pre, count
@@ -132,10 +132,19 @@ def connect(params: BrainParams, cells: Cells, local_gids: np.ndarray, dt_ms: fl
                      d.min_ms, dt_ms)
 
 
+def gid_dtype(n_cells: int):
+    """Narrowest integer type for cell ids: int32 halves the build's temporary memory."""
+    return np.int32 if n_cells < 2**31 else np.int64
+
+
 def _assemble(cells, local_gids, pres, starts, rule_indptr, total, weight, fixed, base,
               velocity, min_ms, dt_ms) -> Synapses:
-    """Regroup the rules' target-major draws into the source-grouped CSR (one kernel)."""
-    pre = np.concatenate(pres) if pres else np.zeros(0, np.int64)
+    """Regroup the rules' target-major draws into the source-grouped CSR (one kernel).
+
+    Empties ``pres`` so that the per-rule arrays are freed before the CSR is allocated.
+    """
+    pre = np.concatenate(pres) if pres else np.zeros(0, gid_dtype(cells.n))
+    pres.clear()
     indptr = np.zeros(cells.n + 1, dtype=np.int64)
     target = np.empty(total, dtype=np.int32)
     weight_nS = np.empty(total, dtype=np.float32)
@@ -312,5 +321,7 @@ def _connect_atlas(params, cells, local_gids, dt_ms, seed, grid_um) -> Synapses:
         np.cumsum(count, out=rule_indptr[r, 1:])
         starts[r] = total
         total += len(pre)
-    return _assemble(cells, local_gids, [p for p, _ in drawn], starts, rule_indptr, total,
+    pres = [p for p, _ in drawn]
+    drawn.clear()
+    return _assemble(cells, local_gids, pres, starts, rule_indptr, total,
                      weight, fixed, base, velocity, d.min_ms, dt_ms)

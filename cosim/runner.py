@@ -12,7 +12,7 @@ from .loop import BodySide, BrainSide
 from .output import RunWriter, SpikeBuffer
 from .progress import Progress
 
-__all__ = ["RunResult", "run_embedded"]
+__all__ = ["RunResult", "run_embedded", "embedded_parts"]
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,18 @@ class RunResult:
         return self.run_wall_s / (self.simulated_ms * 1e-3)
 
 
-def run_embedded(scene, out_path, progress: bool = True) -> RunResult:
-    """Run ``scene`` in this process and write ``out_path`` (HDF5)."""
-    t0 = time.perf_counter()
+def embedded_parts(scene, out_path, spikes: SpikeBuffer | None = None):
+    """Everything an embedded run steps, built and started.
+
+    Returns (brain side, body side): run ``brain.interval(k); body.interval(k)`` for
+    k < scene.n_intervals, then ``brain.finish(); body.finish()``. ``spikes`` lets a
+    caller watch the spikes on their way to the file.
+    """
     model = build_brain_model(scene)
     engine = build_engine(scene, model, 1, 0, LocalExchange())
     body = build_body(scene)
     brain_end, body_end = in_process_pair()
-    spikes = SpikeBuffer()
+    spikes = spikes if spikes is not None else SpikeBuffer()
     brain = BrainSide(scene, model, engine, brain_end, spikes)
 
     def writer(pools):
@@ -51,6 +55,14 @@ def run_embedded(scene, out_path, progress: bool = True) -> RunResult:
     body_side = BodySide(scene, model, body, body_end, spikes.take, writer)
     body_side.start()
     brain.start()
+    return brain, body_side
+
+
+def run_embedded(scene, out_path, progress: bool = True,
+                 spikes: SpikeBuffer | None = None) -> RunResult:
+    """Run ``scene`` in this process and write ``out_path`` (HDF5)."""
+    t0 = time.perf_counter()
+    brain, body_side = embedded_parts(scene, out_path, spikes)
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     with Progress(scene, enabled=progress) as bar:
@@ -60,10 +72,10 @@ def run_embedded(scene, out_path, progress: bool = True) -> RunResult:
             bar.update(k)
     run_s = time.perf_counter() - t1
     n_spikes = body_side.writer.n_spikes
+    n_syn = brain.engine.syn.n
     brain.finish()
     body_side.finish(build_s=build_s, run_wall_s=run_s,
-                     real_time_factor=run_s / (scene.run.duration_ms * 1e-3),
-                     n_synapses=engine.syn.n)
-    return RunResult(path=str(out_path), n_spikes=n_spikes, n_cells=model.n_cells,
-                     n_synapses=engine.syn.n, build_s=build_s, run_wall_s=run_s,
+                     real_time_factor=run_s / (scene.run.duration_ms * 1e-3), n_synapses=n_syn)
+    return RunResult(path=str(out_path), n_spikes=n_spikes, n_cells=brain.model.n_cells,
+                     n_synapses=n_syn, build_s=build_s, run_wall_s=run_s,
                      simulated_ms=scene.run.duration_ms)
