@@ -34,7 +34,7 @@ SETUP_HINT = "run `bash bench/setup_peers.sh` (creates bench/.venv-peers with ne
 # --------------------------------------------------------------------------
 def worker(a):
     sys.path.insert(0, HERE)
-    from coba_common import finish_row, hwm_mb
+    from coba_common import finish_row
     kw = dict(N=a.N[0], threads=a.threads[0], ranks=a.ranks[0],
               warmup_ms=a.warmup_ms, duration_ms=a.duration_ms, seed=a.seed)
     if a.worker == "nest":

@@ -169,7 +169,7 @@ auto __bench_t_{name} = std::chrono::steady_clock::now();
     __o << "hwm_kb " << __bench_rss_kb("VmHWM:") << "\\n";
 }}
 """)
-    t_gen = time.perf_counter()
+
     device.build(directory=bdir, compile=True, run=False, with_output=False)
     t_comp = time.perf_counter()
     device.run(directory=bdir, with_output=False)

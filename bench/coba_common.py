@@ -4,7 +4,6 @@ Every backend (NEST, Brian2, ours) builds exactly this network; the numbers
 live here once so they cannot drift apart.  Stdlib only: this module is
 imported by the driver and by workers running in different venvs.
 """
-import os
 
 # --- network (units: nS, pF, mV, ms, Hz) ---------------------------------
 P = dict(

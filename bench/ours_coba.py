@@ -77,7 +77,6 @@ def _bare_scatter_events_per_s(syn, spike_gids, n_cells):
 
 def _run_rank(N, threads, warmup_ms, duration_ms, seed, comm=None):
     import numba
-    import numpy as np
     from brain.connectivity import connect
     from brain.engine import Engine
     from brain.exchange import LocalExchange, MpiExchange

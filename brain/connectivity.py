@@ -29,23 +29,52 @@ class Synapses:
 
     indptr : int64[n_cells_total + 1]; row s lists the synapses from source gid s.
     target : int32[n_syn], local index of the target cell (sorted by gid within a row).
-    weight_nS : float32[n_syn].
+    weight_code : uint8 or uint16[n_syn], index into weight_table_nS. Weights come from
+        rules, so a model has few distinct values: a code takes 1 byte instead of 4.
+    weight_table_nS : float32[k], the distinct weights (nS).
     delay_steps : uint8[n_syn], whole steps (>= 1).
     """
 
     indptr: np.ndarray
     target: np.ndarray
-    weight_nS: np.ndarray
+    weight_code: np.ndarray
+    weight_table_nS: np.ndarray
     delay_steps: np.ndarray
+
+    @classmethod
+    def from_weights(cls, indptr, target, weight_nS, delay_steps) -> "Synapses":
+        """Synapses from one weight (nS) per synapse, coded against their distinct values."""
+        table, code = np.unique(np.asarray(weight_nS, dtype=np.float32), return_inverse=True)
+        return cls(indptr=np.asarray(indptr, dtype=np.int64),
+                   target=np.asarray(target, dtype=np.int32),
+                   weight_code=code.astype(code_dtype(len(table))),
+                   weight_table_nS=table.astype(np.float32),
+                   delay_steps=np.asarray(delay_steps, dtype=np.uint8))
+
+    @property
+    def weight_nS(self) -> np.ndarray:
+        """float32[n_syn], the weight of each synapse (materialised on request)."""
+        return self.weight_table_nS[self.weight_code]
 
     @property
     def n(self) -> int:
         return len(self.target)
 
     @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.indptr, self.target, self.weight_code,
+                                      self.weight_table_nS, self.delay_steps))
+
+    @property
     def nbytes_per_synapse(self) -> float:
-        per_syn = self.target.itemsize + self.weight_nS.itemsize + self.delay_steps.itemsize
-        return per_syn + self.indptr.nbytes / max(self.n, 1)
+        return self.nbytes / max(self.n, 1)
+
+
+def code_dtype(n_values: int):
+    """Smallest unsigned type that indexes ``n_values`` distinct weights."""
+    if n_values > 65536:
+        raise ValueError(f"{n_values} distinct synaptic weights: at most 65536 are supported")
+    return np.uint8 if n_values <= 256 else np.uint16
 
 
 def _buckets(gids: np.ndarray, xy: np.ndarray, cell_um: float, x0: float, y0: float,
@@ -145,20 +174,22 @@ def _assemble(cells, local_gids, pres, starts, rule_indptr, total, weight, fixed
     """
     pre = np.concatenate(pres) if pres else np.zeros(0, gid_dtype(cells.n))
     pres.clear()
+    table, code_by_rule = np.unique(np.array(weight, dtype=np.float32), return_inverse=True)
     indptr = np.zeros(cells.n + 1, dtype=np.int64)
     target = np.empty(total, dtype=np.int32)
-    weight_nS = np.empty(total, dtype=np.float32)
+    weight_code = np.empty(total, dtype=code_dtype(len(table)))
     delay_steps = np.empty(total, dtype=np.uint8)
     max_delay = _to_source_csr(
-        cells.n, len(local_gids), pre, starts, rule_indptr, np.array(weight, dtype=np.float32),
+        cells.n, len(local_gids), pre, starts, rule_indptr,
+        code_by_rule.astype(weight_code.dtype),
         np.array(fixed, dtype=np.float64), np.array(base, dtype=np.float64),
         np.array(velocity, dtype=np.float64), np.ascontiguousarray(cells.pos_um), local_gids,
-        min_ms, dt_ms, indptr, target, weight_nS, delay_steps)
+        min_ms, dt_ms, indptr, target, weight_code, delay_steps)
     if max_delay > 255:
         raise ValueError(f"a delay of {max_delay * dt_ms:.1f} ms exceeds 255 steps; "
                          "raise dt_ms or the conduction velocity")
-    return Synapses(indptr=indptr, target=target, weight_nS=weight_nS,
-                    delay_steps=delay_steps)
+    return Synapses(indptr=indptr, target=target, weight_code=weight_code,
+                    weight_table_nS=table.astype(np.float32), delay_steps=delay_steps)
 
 
 # ------------------------------------------------------------------ voxel atlases

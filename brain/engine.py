@@ -218,8 +218,8 @@ class Engine:
         t1 = time.perf_counter()
         all_steps, all_gids = self.exchange.exchange(steps, gids, start)
         t2 = time.perf_counter()
-        _deliver(all_steps, all_gids, self.syn.indptr, self.syn.target, self.syn.weight_nS,
-                 self.syn.delay_steps, self.receptor_of_source, self.ring_nS,
+        _deliver(all_steps, all_gids, self.syn.indptr, self.syn.target, self.syn.weight_code,
+                 self.syn.weight_table_nS, self.syn.delay_steps, self.receptor_of_source, self.ring_nS,
                  numba.get_num_threads())
         t3 = time.perf_counter()
         tm = self.timing

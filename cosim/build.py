@@ -174,8 +174,7 @@ def build_summary(scene: Scene, n_ranks: int = 1) -> dict:
         for k, v in _pathways(model, gids, syn).items():
             pathways[k] = pathways.get(k, 0) + v
         n_syn.append(syn.n)
-        syn_bytes.append(int(sum(getattr(syn, k).nbytes for k in ("indptr", "target",
-                                                                    "weight_nS", "delay_steps"))))
+        syn_bytes.append(int(syn.nbytes))
         del syn
     t2 = time.perf_counter()
     c, names = model.cells, np.array([t.name for t in model.params.cell_types])

@@ -154,10 +154,13 @@ def _read_model(path: Path, params, dt_ms: float, seed: int):
     return assemble_model(params, atlas, cells, dt_ms, seed)
 
 
+_SYNAPSE_ARRAYS = ("indptr", "target", "weight_code", "weight_table_nS", "delay_steps")
+
+
 def save_synapses(key: str, synapses) -> Path:
     """Write the single-rank synapse CSR."""
     def fill(f):
-        for name in ("indptr", "target", "weight_nS", "delay_steps"):
+        for name in _SYNAPSE_ARRAYS:
             f.create_dataset(name, data=getattr(synapses, name))
     path = _path(key, "synapses1")
     _atomic_write(path, fill)
@@ -174,8 +177,7 @@ def load_synapses(key: str, n_cells: int):
         return None
     try:
         with h5py.File(path, "r") as f:
-            syn = Synapses(**{k: f[k][()] for k in ("indptr", "target", "weight_nS",
-                                                    "delay_steps")})
+            syn = Synapses(**{k: f[k][()] for k in _SYNAPSE_ARRAYS})
         if len(syn.indptr) != n_cells + 1:
             raise ValueError(f"indptr has {len(syn.indptr)} entries, model {n_cells} cells")
         return syn

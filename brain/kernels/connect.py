@@ -83,9 +83,9 @@ def _fixed_indegree(post_gid, pre_gid, k, seed, rule, out_pre):
 
 
 @njit(cache=True)
-def _to_source_csr(n_cells, n_local, pre, rule_start, rule_indptr, weight_by_rule,
+def _to_source_csr(n_cells, n_local, pre, rule_start, rule_indptr, code_by_rule,
                    fixed_delay_by_rule, base_by_rule, velocity_by_rule, pos_um, local_gid,
-                   min_ms, dt_ms, indptr, target, weight_nS, delay_steps):
+                   min_ms, dt_ms, indptr, target, weight_code, delay_steps):
     """Regroup target-major synapse lists into rows by source (CSR), in one pass each.
 
     pre: int64[n_syn], rule r's synapses at rule_start[r] + rule_indptr[r, t]...
@@ -111,7 +111,7 @@ def _to_source_csr(n_cells, n_local, pre, rule_start, rule_indptr, weight_by_rul
                 q = cursor[src]
                 cursor[src] += 1
                 target[q] = t
-                weight_nS[q] = weight_by_rule[r]
+                weight_code[q] = code_by_rule[r]
                 d_ms = fixed_delay_by_rule[r]
                 if d_ms < 0:
                     dx = pos_um[src, 0] - pos_um[post, 0]

@@ -6,8 +6,8 @@ __all__ = ["_deliver"]
 
 
 @njit(cache=True, parallel=True)
-def _deliver(spike_step, spike_gid, indptr, target, weight_nS, delay_steps,
-             receptor_of_source, ring_nS, n_parts):
+def _deliver(spike_step, spike_gid, indptr, target, weight_code, weight_table_nS,
+             delay_steps, receptor_of_source, ring_nS, n_parts):
     """Add each synapse's weight to the slot of its arrival step.
 
     A spike stamped at step m with delay d arrives at the start of step m + 1 + d.
@@ -15,6 +15,7 @@ def _deliver(spike_step, spike_gid, indptr, target, weight_nS, delay_steps,
     synapses in a row (sorted by target), fixes the floating-point summation order of
     every slot. Work is split by *target* range (``n_parts`` parts, each its own
     thread), so no two threads touch one cell and every sum keeps that order.
+    The weight of synapse s is weight_table_nS[weight_code[s]] (nS).
     receptor_of_source: int64[n_cells_total]; ring_nS: [n_slots (power of 2), n_r, n_local].
     """
     mask = ring_nS.shape[0] - 1
@@ -31,4 +32,5 @@ def _deliver(spike_step, spike_gid, indptr, target, weight_nS, delay_steps,
             if n_parts > 1:
                 a, b = a + np.searchsorted(target[a:b], lo), a + np.searchsorted(target[a:b], hi)
             for s in range(a, b):
-                ring_nS[(base + delay_steps[s]) & mask, r, target[s]] += weight_nS[s]
+                ring_nS[(base + delay_steps[s]) & mask, r, target[s]] += \
+                    weight_table_nS[weight_code[s]]

@@ -4,6 +4,7 @@ import pytest
 
 from brain.kernels.delivery import _deliver
 from brain.kernels.neurons import CHUNK, _advance
+from brain.connectivity import Synapses
 from brain.engine import _poisson_tables
 from brain.kernels.rng import STREAM_POISSON, poisson, uniform
 from brain.propagators import propagator
@@ -44,9 +45,12 @@ def test_deliver_matches_twin():
         target[row], weight[row], delay[row] = target[row][order], weight[row][order], delay[row][order]
     b = np.zeros((32, 2, n_local))
     ref.deliver(steps, gids, indptr, target, weight, delay, rec, b)
+    syn = Synapses.from_weights(indptr, target, weight, delay)
+    assert np.array_equal(syn.weight_nS, weight)         # the coding is lossless
     for n_parts in (1, 2, 3, 7):     # any split over threads gives the same bits
         a = np.zeros((32, 2, n_local))
-        _deliver(steps, gids, indptr, target, weight, delay, rec, a, n_parts)
+        _deliver(steps, gids, indptr, target, syn.weight_code, syn.weight_table_nS, delay, rec,
+                 a, n_parts)
         assert np.array_equal(a, b)
 
 

@@ -22,8 +22,8 @@ def one_cell_engine(receptor, dc_pA=0.0):
                          cell_types=(CellType(name="c", receptor=receptor.name, **CELL),),
                          dc=(DCStimulus(cell_types=("c",), amplitude_pA=dc_pA),) if dc_pA else ())
     model = build_population_model(params, {"c": 1}, DT, seed=1)
-    syn = Synapses(indptr=np.zeros(2, np.int64), target=np.zeros(0, np.int32),
-                   weight_nS=np.zeros(0, np.float32), delay_steps=np.zeros(0, np.uint8))
+    syn = Synapses.from_weights(np.zeros(2, np.int64), np.zeros(0, np.int32),
+                                np.zeros(0, np.float32), np.zeros(0, np.uint8))
     eng = Engine(model, np.array([0], np.int64), syn, LocalExchange(), 1)
     eng.prepare()
     return eng
