@@ -15,7 +15,7 @@ from brain.engine import Engine, exchange_period
 from brain.inputs import afferent_cells
 from brain.model import Model, build_model
 from brain.params import AtlasSpec
-from brain.partition import local_cells, partition, partition_tiles
+from brain.partition import cell_cost, local_cells, partition, partition_tiles
 from bridge import BridgeParams, ExcitationTransfer, afferent_channels, motor_pools
 
 from . import cache
@@ -75,10 +75,11 @@ def build_synapses(scene: Scene, model: Model, gids: np.ndarray, n_ranks: int):
 
 def rank_of_cells(model: Model, n_ranks: int) -> np.ndarray:
     """Which rank owns each cell: compact voxel tiles for atlas models (recursive
-    bisection balanced by cell count), contiguous id ranges for population models."""
+    bisection balanced by neurons and incoming synapses, ``brain.partition.cell_cost``),
+    contiguous id ranges for population models."""
     voxel = model.cells.voxel
     if n_ranks > 1 and len(voxel) and voxel.min() >= 0:
-        return partition_tiles(voxel, model.atlas.center_um, n_ranks)
+        return partition_tiles(voxel, model.atlas.center_um, n_ranks, cell_cost(model))
     return partition(model.n_cells, voxel, n_ranks)
 
 

@@ -148,3 +148,29 @@ def test_ccf_mop_projects_most_to_cp(ccf):
         k = names.index(r)
         per_target[r] = (from_mop & (c.region[syn.target] == k)).sum() / (c.region == k).sum()
     assert per_target["CP"] > max(v for r, v in per_target.items() if r != "CP"), per_target
+
+
+def test_partition_balances_neurons_and_synapses():
+    """Tiles weighted by cell_cost spread the work (neurons + synapses) more evenly than
+    tiles balanced by cell count alone, in a model whose types differ in in-degree."""
+    from brain.connectivity import connect
+    from brain.partition import SYNAPSE_COST, cell_cost, partition_tiles
+    from cosim.build import build_brain_model
+    from cosim.scene import load
+
+    model = build_brain_model(load("m1_m2_th_pg_cb"))
+    cost = cell_cost(model)
+    assert cost.min() >= 1.0 and cost.max() > 1.01          # types really differ
+    gids = np.arange(model.n_cells, dtype=np.int64)
+    syn = connect(model.params, model.cells, gids, model.dt_ms, model.seed,
+                  grid_um=model.atlas.voxel_um)
+    true_cost = 1.0 + SYNAPSE_COST * np.bincount(syn.target, minlength=model.n_cells)
+
+    def imbalance(rank_of):
+        work = np.bincount(rank_of, weights=true_cost, minlength=3)
+        return work.max() / work.mean()
+
+    plain = partition_tiles(model.cells.voxel, model.atlas.center_um, 3)
+    weighted = partition_tiles(model.cells.voxel, model.atlas.center_um, 3, cost)
+    assert imbalance(weighted) <= imbalance(plain) + 1e-9
+    assert imbalance(weighted) < 1.1
