@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["cache_root", "model_key", "load_model", "save_model", "load_synapses",
+__all__ = ["entries", "clear", "cache_root", "model_key", "load_model", "save_model", "load_synapses",
            "save_synapses", "ENABLED", "set_enabled"]
 
 ENABLED = os.environ.get("COSIM_NO_CACHE", "") in ("", "0")
-_LAYOUT = 1
-_CODE = ("brain/atlas.py", "brain/allen.py", "brain/synthetic_brain.py", "brain/placement.py",
+_LAYOUT = 2     # 2: synapse weights stored as codes into a weight table
+_CODE = ("brain/atlas.py", "brain/allen.py", "brain/allen_nrrd.py", "brain/allen_ontology.py",
+         "brain/allen_tables.py", "brain/synthetic_brain.py", "brain/placement.py",
          "brain/connectivity.py", "brain/model.py", "brain/params.py",
          "brain/kernels/connect.py", "brain/kernels/projections.py", "brain/kernels/rng.py")
 
@@ -38,6 +39,21 @@ def set_enabled(flag: bool) -> None:
 
 def cache_root() -> Path:
     return Path(os.environ.get("COSIM_CACHE") or Path.home() / ".cache" / "brain-body-cosim")
+
+
+def entries() -> list:
+    """(path, bytes) of every file in the model cache."""
+    root = cache_root() / "models"
+    return [(p, p.stat().st_size) for p in sorted(root.glob("*.h5"))] if root.is_dir() else []
+
+
+def clear() -> int:
+    """Delete every cached model; returns the bytes freed."""
+    freed = 0
+    for path, size in entries():
+        path.unlink(missing_ok=True)
+        freed += size
+    return freed
 
 
 def _file_digest(path) -> str:

@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("-o", "--output", metavar="OUT.png",
                       help="figure path (default: <scene name>_atlas.png)")
     show.add_argument("--no-cache", action="store_true", help="do not use the model cache")
+    cache_p = sub.add_parser("cache", help="show or clear the built-model cache",
+                             description="Show the model cache ($COSIM_CACHE or "
+                             "~/.cache/brain-body-cosim): files and total size.")
+    cache_p.add_argument("--clear", action="store_true", help="delete every cached model")
     sub.add_parser("info", help="print versions of the package and its dependencies",
                    description="Print versions of brain-body-cosim, Python, numpy, numba, "
                    "mujoco, mpi4py, the MPI library, gymnasium and h5py.")
@@ -180,6 +184,18 @@ def versions() -> dict:
     return out
 
 
+def _cmd_cache(args) -> int:
+    from . import cache
+    if args.clear:
+        print(f"freed {cache.clear() / 1e6:.1f} MB in {cache.cache_root()}")
+        return 0
+    items = cache.entries()
+    for path, size in items:
+        print(f"{size / 1e6:10.1f} MB  {path.name}")
+    print(f"{len(items)} files, {sum(s for _, s in items) / 1e6:.1f} MB in {cache.cache_root()}")
+    return 0
+
+
 def _cmd_info(args) -> int:
     for k, v in versions().items():
         print(f"{k:18s} {v}")
@@ -193,7 +209,7 @@ def main(argv=None) -> int:
     try:
         return {"run": _cmd_run, "launch": _cmd_launch, "report": _cmd_report,
                 "build": _cmd_build, "show": _cmd_show,
-                "info": _cmd_info}[args.command](args)
+                "info": _cmd_info, "cache": _cmd_cache}[args.command](args)
     except (SceneError, ProtocolError, FileNotFoundError, ValueError) as exc:
         # Our errors are one line on stderr; bugs keep their traceback.
         print(f"cosim: error: {exc}", file=sys.stderr)

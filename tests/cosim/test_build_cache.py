@@ -141,3 +141,18 @@ def test_patch_scene_rejects_voxel_atlas_features():
         loads(text.replace('mjcf_path = "forelimb.xml"',
                            f'mjcf_path = "{SCENES_DIR / "forelimb.xml"}"'))
     assert build_brain_model(load("demo")).atlas.kind == "patch"
+
+
+def test_cache_command_lists_and_clears(tmp_path):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, COSIM_CACHE=str(tmp_path))
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "abc.model.h5").write_bytes(b"x" * 2000)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "cosim", "cache", *a], env=env,
+                                    capture_output=True, text=True, timeout=120)
+    res = run()
+    assert res.returncode == 0 and "abc.model.h5" in res.stdout and "1 files" in res.stdout
+    res = run("--clear")
+    assert res.returncode == 0 and not (tmp_path / "models" / "abc.model.h5").exists()
