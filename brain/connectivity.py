@@ -202,7 +202,7 @@ def _merge(n_local: int, parts) -> tuple:
         count[post_local] += c
     start = np.zeros(n_local + 1, dtype=np.int64)
     np.cumsum(count, out=start[1:])
-    out = np.empty(start[-1], dtype=np.int64)
+    out = np.empty(start[-1], dtype=parts[0][2].dtype if parts else np.int64)
     for post_local, c, pre in parts:
         if len(pre) == 0:
             continue
@@ -235,7 +235,7 @@ def _draw_sheet_rule(r, rule, params, cells, local_gids, seed, grid_um):
                                         [params.type_index(t) for t in rule.post]))
     post = local_gids[post_local]
     if len(pre) == 0 or len(post) == 0:
-        return np.zeros(0, np.int64), np.zeros(len(local_gids), np.int64)
+        return np.zeros(0, gid_dtype(cells.n)), np.zeros(len(local_gids), np.int64)
     if rule.indegree > 0:
         parts = []
         for k in np.unique(key[post]):
@@ -243,7 +243,7 @@ def _draw_sheet_rule(r, rule, params, cells, local_gids, seed, grid_um):
             if rule.indegree > len(pk) - 1:
                 raise ValueError(f"connections[{r}]: indegree {rule.indegree} exceeds the "
                                  f"{len(pk)} candidate sources in {cells.region_names[k // 2]}")
-            out = np.empty(len(mine) * rule.indegree, dtype=np.int64)
+            out = np.empty(len(mine) * rule.indegree, dtype=gid_dtype(cells.n))
             _fixed_indegree(local_gids[mine], pk.astype(np.int64), rule.indegree, seed, r, out)
             parts.append((mine, np.full(len(mine), rule.indegree), out))
         return _merge(len(local_gids), parts)
@@ -262,8 +262,8 @@ def _draw_sheet_rule(r, rule, params, cells, local_gids, seed, grid_um):
             key[pre_g], indptr, grid0, float(cell_um), dims, half, mode, rule.p_max,
             rule.sigma_um, seed, r)
     per_post = np.zeros(len(post), dtype=np.int64)
-    n = _connect_sheet(*args, np.zeros(0, np.int64), per_post)
-    out = np.empty(n, dtype=np.int64)
+    n = _connect_sheet(*args, np.zeros(0, gid_dtype(cells.n)), per_post)
+    out = np.empty(n, dtype=gid_dtype(cells.n))
     _connect_sheet(*args, out, per_post)
     return _merge(len(local_gids), [(post_local, per_post, out)])
 
@@ -313,8 +313,8 @@ def _draw_projection(key, rule, row, params, cells, local_gids, seed, maps):
         args = (post, post_idx.astype(np.int64), np.ascontiguousarray(post_map), pre, indptr,
                 np.ascontiguousarray(pre_map), sigma, lam, seed, key)
         per_post = np.zeros(len(post), dtype=np.int64)
-        n = _project(*args, np.zeros(0, np.int64), per_post)
-        out = np.empty(n, dtype=np.int64)
+        n = _project(*args, np.zeros(0, gid_dtype(cells.n)), per_post)
+        out = np.empty(n, dtype=gid_dtype(cells.n))
         _project(*args, out, per_post)
         parts.append((post_local, per_post, out))
     return _merge(len(local_gids), parts)
