@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels.connect import _connect_rule, _fixed_indegree, _to_source_csr
+from .kernels.connect import _connect_rule, _fixed_indegree, _scatter_groups, _to_source_csr
 from .kernels.projections import _connect_sheet, _project
 from .params import BrainParams
 from .placement import Cells
@@ -200,14 +200,13 @@ def _merge(n_local: int, parts) -> tuple:
     count = np.zeros(n_local, dtype=np.int64)
     for post_local, c, _ in parts:
         count[post_local] += c
+    if len(parts) == 1 and np.all(np.diff(parts[0][0]) > 0):
+        return parts[0][2], count          # already in target order: no copy
     start = np.zeros(n_local + 1, dtype=np.int64)
     np.cumsum(count, out=start[1:])
     out = np.empty(start[-1], dtype=parts[0][2].dtype if parts else np.int64)
     for post_local, c, pre in parts:
-        if len(pre) == 0:
-            continue
-        seg = np.repeat(start[post_local] - np.concatenate([[0], np.cumsum(c)[:-1]]), c)
-        out[seg + np.arange(len(pre))] = pre
+        _scatter_groups(post_local.astype(np.int64), c.astype(np.int64), pre, start, out)
     return out, count
 
 

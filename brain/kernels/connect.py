@@ -6,7 +6,7 @@ from numba import njit
 
 from .rng import STREAM_CONNECT, STREAM_INDEGREE, uniform
 
-__all__ = ["_connect_rule", "_fixed_indegree"]
+__all__ = ["_connect_rule", "_fixed_indegree", "_scatter_groups"]
 
 
 @njit(cache=True)
@@ -124,3 +124,15 @@ def _to_source_csr(n_cells, n_local, pre, rule_start, rule_indptr, code_by_rule,
                 max_delay = max(max_delay, steps)
                 delay_steps[q] = min(steps, 255)
     return max_delay
+
+
+@njit(cache=True)
+def _scatter_groups(post_local, count, pre, start, out):
+    """Copy the consecutive groups of ``pre`` (count[i] sources of local target
+    post_local[i]) to out[start[post_local[i]]...]; targets are disjoint across calls."""
+    q = 0
+    for i in range(post_local.shape[0]):
+        dst = start[post_local[i]]
+        for k in range(count[i]):
+            out[dst + k] = pre[q]
+            q += 1
