@@ -139,17 +139,24 @@ def cell_table(model: Model, pools) -> dict:
 def _pathways(model: Model, gids: np.ndarray, syn) -> dict:
     """Synapse counts by (pre region -> post region) or (pre type -> post type) on a patch."""
     c = model.cells
-    pre = np.repeat(np.arange(model.n_cells), np.diff(syn.indptr))
-    post = gids[syn.target]
     if c.region is not None:
         names = np.array(c.region_names + ("",), dtype=object)
-        src, dst = c.region[pre], c.region[post]
-        n_names = len(c.region_names)
+        label, n_names = c.region, len(c.region_names)
     else:
         names = np.array([t.name for t in model.params.cell_types] + [""], dtype=object)
-        src, dst = c.type_id[pre], c.type_id[post]
-        n_names = len(model.params.cell_types)
-    counts = np.bincount(src.astype(np.int64) * n_names + dst, minlength=n_names * n_names)
+        label, n_names = c.type_id, len(model.params.cell_types)
+    counts = np.zeros(n_names * n_names, dtype=np.int64)
+    # rows in blocks of ~16 M synapses, so the summary never holds per-synapse int64 arrays
+    n_rows = len(syn.indptr) - 1
+    bounds = np.unique(np.append(np.minimum(np.searchsorted(
+        syn.indptr, np.arange(0, syn.n, 1 << 24)), n_rows), [0, n_rows]))
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b <= a:
+            continue
+        lo, hi = syn.indptr[a], syn.indptr[b]
+        src = np.repeat(label[a:b].astype(np.int64), np.diff(syn.indptr[a:b + 1]))
+        dst = label[gids[syn.target[lo:hi]]].astype(np.int64)
+        counts += np.bincount(src * n_names + dst, minlength=n_names * n_names)
     return {f"{names[k // n_names]}->{names[k % n_names]}": int(counts[k])
             for k in np.flatnonzero(counts)}
 
