@@ -99,10 +99,11 @@ class Body:
 
         if rest_excitation is None:
             rest_excitation = np.zeros(self.n_muscles)
-        self._settle(rest_excitation)
-        self.reset()
+        self.settle(rest_excitation)
 
-    def _settle(self, rest_excitation: np.ndarray) -> None:
+    def settle(self, rest_excitation: np.ndarray) -> None:
+        """Settle again with ``rest_excitation`` (unitless, [0, 1] per muscle) held for
+        ``params.settle_s``, make the result the state `reset` restores, and reset."""
         m, d = self.model, self.data
         rest_key = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_KEY, "rest")
         if rest_key >= 0:
@@ -115,11 +116,13 @@ class Body:
             muscles.set_excitation(m, d, self._muscle_ids, rest_excitation)
         except ValueError as err:
             raise ValueError(f"rest_{err}") from None
-        for _ in range(round(self.params.settle_s / self.timestep_s)):
-            mujoco.mj_step(m, d)
+        n_steps = round(self.params.settle_s / self.timestep_s)
+        if n_steps:
+            mujoco.mj_step(m, d, nstep=n_steps)
         d.time = 0.0
         self._settled_state = np.empty(mujoco.mj_stateSize(m, _FULL_STATE))
         mujoco.mj_getState(m, d, self._settled_state, _FULL_STATE)
+        self.reset()
 
     def reset(self, seed: int | None = None) -> None:
         """Restore the settled state at time 0.

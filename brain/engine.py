@@ -16,8 +16,7 @@ from .connectivity import Synapses
 from .inputs import dc_schedule, poisson_arrays
 from .kernels.delivery import _deliver
 from .kernels.neurons import CELL_ROWS, CHUNK, POISSON_TABLE_LEN, RECEPTOR_ROWS, _advance
-from .kernels.rng import poisson_cdf_table
-from .kernels.rng import STREAM_INIT, uniform
+from .kernels.rng import STREAM_INIT, poisson_cdf_table, uniforms
 from .model import Model
 
 __all__ = ["Engine", "exchange_period"]
@@ -114,13 +113,12 @@ class Engine:
         self.cell_params, self.receptor_params, self.ref_steps = \
             cell_parameters(tab, self.type_of)
         self.mg_mM = np.array([r.mg_mM for r in m.params.receptors], dtype=np.float64)
-        v0 = np.empty(n)
-        for i, (g, t) in enumerate(zip(self.gid, self.type_of)):
-            ct = m.params.cell_types[t]
-            u = uniform(m.seed, STREAM_INIT, g, 0)
-            v0[i] = ct.V_init_mV if ct.V_init_mV is not None else \
-                ct.V_reset_mV + u * (ct.V_th_mV - ct.V_reset_mV)
-        self.v_mV = v0
+        u = np.empty(n)
+        uniforms(m.seed, STREAM_INIT, self.gid, 0, u)
+        v_init = np.array([np.nan if ct.V_init_mV is None else ct.V_init_mV
+                           for ct in m.params.cell_types])[self.type_of]
+        self.v_mV = np.where(np.isnan(v_init), tab.V_reset_mV[self.type_of] + u * (
+            tab.V_th_mV[self.type_of] - tab.V_reset_mV[self.type_of]), v_init)
         self.refr = np.zeros(n, dtype=np.int64)
         self.x = np.zeros((n_r, n))
         self.g_nS = np.zeros((n_r, n))
@@ -139,6 +137,8 @@ class Engine:
         self.aff_p0 = np.ones(n)
         self.aff_w_nS = np.full(n, aff.weight_nS if aff else 0.0)
         self.stim_pA = np.zeros(n)
+        self._out_degree = np.diff(self.syn.indptr)
+        self._current_key, self._current_pA = None, None
         n_chunks = (n + CHUNK - 1) // CHUNK
         self._spike_step = np.empty(n * self.period_steps, dtype=np.int64)
         self._spike_idx = np.empty(n * self.period_steps, dtype=np.int64)
@@ -163,6 +163,7 @@ class Engine:
             raise ValueError(f"stimulus current: expected {self.n_local} finite values, "
                              f"got shape {current_pA.shape}")
         self.stim_pA[:] = current_pA
+        self._current_key = None
 
     def run(self, n_steps: int):
         """Advance ``n_steps`` (a multiple of period_steps).
@@ -184,6 +185,15 @@ class Engine:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         return np.concatenate(out_steps), np.concatenate(out_gids)
 
+    def _current(self, step: int) -> np.ndarray:
+        """DC + stimulus current (pA) per local cell at ``step``, rebuilt only when the
+        DC schedule or the stimulus changes."""
+        key = self.dc.change_steps.searchsorted(step, side="right")
+        if key != self._current_key:
+            self._current_pA = self.dc.at(step) + self.stim_pA
+            self._current_key = key
+        return self._current_pA
+
     def _run_period(self):
         m = self.model
         t0 = time.perf_counter()
@@ -193,7 +203,7 @@ class Engine:
         while s < stop:     # split where a DC stimulus switches on or off
             e = min(stop, self.dc.next_change(s))
             _advance(s, e - s, m.dt_ms, m.seed, self.gid, self.cell_params,
-                     self.receptor_params, self.mg_mM, self.ref_steps, self.dc.at(s) + self.stim_pA,
+                     self.receptor_params, self.mg_mM, self.ref_steps, self._current(s),
                      self.poisson_table, self.poisson_cdf, self.poisson_tail,
                      self.poisson_w_nS, self.aff_lam,
                      self.aff_p0, self.aff_w_nS, self.aff_receptor, self.ring_nS, self.v_mV,
@@ -226,7 +236,7 @@ class Engine:
         tm["update_s"] += t1 - t0
         tm["exchange_s"] += t2 - t1
         tm["deliver_s"] += t3 - t2
-        tm["events"] += int(np.sum(np.diff(self.syn.indptr)[all_gids])) if len(all_gids) else 0
+        tm["events"] += int(self._out_degree[all_gids].sum())
         self.step = stop
         return steps, gids
 

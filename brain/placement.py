@@ -51,11 +51,6 @@ class Cells:
     def n(self) -> int:
         return len(self.type_id)
 
-    @property
-    def uv_um(self) -> np.ndarray:
-        """float64[n, 2] surface coordinates (u, v) of chart cells (sheet_um[:, [0, 2]])."""
-        return self.sheet_um[:, [0, 2]]
-
 
 def _type_mask(cell_type: CellType, atlas: Atlas) -> np.ndarray:
     mask = atlas.region == cell_type.region

@@ -113,13 +113,12 @@ class MpiBrainEnd:
         return _check_interval(Afferents.unpack(buf), interval, "Afferents")
 
     def send_counts(self, msg: MotorCounts) -> None:
-        _wait_all(self._pending)  # the previous buffer must stay alive until sent
+        _wait_all([req for req, _ in self._pending])  # one message in flight at a time
         buf = msg.pack()
-        self._pending = [self.comm.Isend(buf, dest=self.body_rank, tag=TAG_COUNTS)]
-        self._buf = buf
+        self._pending = [(self.comm.Isend(buf, dest=self.body_rank, tag=TAG_COUNTS), buf)]
 
     def close(self) -> None:
-        _wait_all(self._pending)
+        _wait_all([req for req, _ in self._pending])
         self._pending = []
 
 
@@ -129,8 +128,7 @@ class MpiBodyEnd:
     def __init__(self, comm, brain_ranks, n_pools: int):
         self.comm, self.brain_ranks = comm, list(brain_ranks)
         self._bufs = [np.empty(HEADER_LEN + n_pools, dtype=np.float64) for _ in self.brain_ranks]
-        self._pending = []
-        self._sent = []
+        self._pending = []      # (request, buffer): a buffer lives until its send completes
 
     def send_hello(self, hello: Hello) -> None:
         buf = hello.pack()
@@ -148,14 +146,11 @@ class MpiBodyEnd:
         return MotorCounts(interval=interval, counts=total)
 
     def send_afferents(self, msg: Afferents) -> None:
-        self._pending = [r for r in self._pending if not r.Test()]
-        if not self._pending:
-            self._sent = []
+        self._pending = [(req, buf) for req, buf in self._pending if not req.Test()]
         buf = msg.pack()
-        self._sent.append(buf)  # keep alive until the sends complete
-        self._pending += [self.comm.Isend(buf, dest=r, tag=TAG_AFFERENTS)
+        self._pending += [(self.comm.Isend(buf, dest=r, tag=TAG_AFFERENTS), buf)
                           for r in self.brain_ranks]
 
     def close(self) -> None:
-        _wait_all(self._pending)
-        self._pending, self._sent = [], []
+        _wait_all([req for req, _ in self._pending])
+        self._pending = []

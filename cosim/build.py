@@ -9,7 +9,6 @@ import weakref
 import numpy as np
 
 from body import Body
-from body.model import load_model, muscle_names
 from brain.connectivity import connect
 from brain.engine import Engine, exchange_period
 from brain.inputs import afferent_cells
@@ -94,14 +93,18 @@ def build_engine(scene: Scene, model: Model, n_ranks: int, rank: int, exchange) 
 
 
 def build_body(scene: Scene):
-    """Body settled at the bridge's rest excitation, and the excitation transfer (needs pools)."""
-    names = muscle_names(load_model(scene.body.mjcf_path))
-    try:
-        gain, baseline, saturation = scene.bridge.transfer_arrays(names)
-    except ValueError as exc:
-        raise SceneError(scene.path, "bridge." + str(exc).split(":")[0], str(exc)) from None
+    """Body settled at the bridge's rest excitation (the transfer's output for no spikes)."""
+    body = Body(scene.body)
+    unknown = sorted(set(scene.bridge.muscles) - set(body.muscle_names))
+    if unknown:
+        raise SceneError(scene.path, f"bridge.muscles.{unknown[0]}",
+                         f"no such muscle in {scene.body.mjcf_path}; its muscles are "
+                         f"{', '.join(body.muscle_names)}")
+    _, baseline, saturation = scene.bridge.transfer_arrays(body.muscle_names)
     rest = np.clip(baseline, 0.0, saturation)
-    return Body(scene.body, rest_excitation=rest)
+    if np.any(rest > 0):
+        body.settle(rest)
+    return body
 
 
 def build_pools(scene: Scene, model: Model, n_muscles: int):

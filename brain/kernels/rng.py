@@ -8,7 +8,7 @@ any rank count).  The mixer is SplitMix64's finaliser (Steele et al. 2014).
 import numpy as np
 from numba import njit
 
-__all__ = ["uniform", "uniform_k", "stream_key", "poisson", "poisson_p0", "poisson_k",
+__all__ = ["uniform", "uniform_k", "stream_key", "poisson", "poisson_k", "uniforms",
            "poisson_cdf_table", "STREAM_PLACE", "STREAM_CONNECT", "STREAM_POISSON",
            "STREAM_AFFERENT", "STREAM_INIT", "STREAM_WEIGHT", "STREAM_INDEGREE"]
 
@@ -59,9 +59,11 @@ def uniform(seed, stream, a, b):
 
 
 @njit(cache=True)
-def poisson_p0(seed, stream, a, b, lam, p0):
-    """Poisson count with mean ``lam``, given ``p0 = exp(-lam)`` (precomputed by the caller)."""
-    return poisson_k(stream_key(seed, stream), a, b, lam, p0)
+def uniforms(seed, stream, a, b, out):
+    """out[i] = uniform(seed, stream, a[i], b) for an int64 array ``a``."""
+    key = stream_key(seed, stream)
+    for i in range(a.shape[0]):
+        out[i] = uniform_k(key, a[i], b)
 
 
 _INV_K = np.array([0.0] + [1.0 / k for k in range(1, 256)])

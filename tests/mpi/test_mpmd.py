@@ -1,6 +1,5 @@
 """The same scene over real mpiexec (1, 2, 3 brain ranks + 1 body rank) equals the
 embedded run bit for bit; a failing rank aborts the whole job with its message."""
-import os
 import subprocess
 import sys
 
@@ -82,7 +81,6 @@ def test_wrong_program_order_is_reported(tmp_path):
            ":", "-n", "1", py, "-m", "brain", str(path)]
     res = _mpirun(cmd, timeout=120)
     assert res.returncode != 0 and "launch brain first" in res.stderr
-    assert os.path.exists(path)
 
 
 def test_ensemble_members_are_independent_models(small):
