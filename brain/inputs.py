@@ -11,7 +11,8 @@ import numpy as np
 
 from .model import Model
 
-__all__ = ["DCSchedule", "dc_schedule", "poisson_arrays", "afferent_cells"]
+__all__ = ["DCSchedule", "dc_schedule", "poisson_arrays", "afferent_cells",
+           "stimulated_cells"]
 
 
 @dataclass(frozen=True)
@@ -35,17 +36,29 @@ class DCSchedule:
         return int(self.change_steps[j]) if j < len(self.change_steps) else 2**62
 
 
-def _targets(model: Model, local_gids: np.ndarray, cell_types, columns) -> np.ndarray:
-    """Boolean mask over local cells of the given types (and voxel columns if any)."""
+def _targets(model: Model, local_gids: np.ndarray, cell_types, columns, voxels=()) -> np.ndarray:
+    """Boolean mask over local cells of the given types, in the given voxel columns or
+    single voxels (grid index) if any are given."""
     type_ids = [model.params.type_index(t) for t in cell_types]
     mask = np.isin(model.cells.type_id[local_gids], type_ids)
-    if columns:
-        col = model.atlas.column[model.cells.voxel[local_gids]]
-        in_cols = np.zeros(len(local_gids), dtype=bool)
+    if columns or voxels:
+        vox = model.cells.voxel[local_gids]
+        where = np.zeros(len(local_gids), dtype=bool)
+        col = model.atlas.column[vox]
         for ix, iy in columns:
-            in_cols |= (col[:, 0] == ix) & (col[:, 1] == iy)
-        mask &= in_cols
+            where |= (col[:, 0] == ix) & (col[:, 1] == iy)
+        if voxels:
+            ijk = model.atlas.ijk[vox]
+            for v in voxels:
+                where |= np.all(ijk == np.asarray(v), axis=1)
+        mask &= where
     return mask
+
+
+def stimulated_cells(model: Model, stim) -> np.ndarray:
+    """Sorted gids of the cells a ``DCStimulus`` reaches (for analysis: "not stimulated")."""
+    gids = np.arange(model.n_cells, dtype=np.int64)
+    return gids[_targets(model, gids, stim.cell_types, stim.columns, stim.voxels)]
 
 
 def dc_schedule(model: Model, local_gids: np.ndarray) -> DCSchedule:
@@ -57,8 +70,8 @@ def dc_schedule(model: Model, local_gids: np.ndarray) -> DCSchedule:
         start = int(round(stim.start_ms / dt))
         stop = int(round(stim.stop_ms / dt)) if np.isfinite(stim.stop_ms) else 2**62
         edges.update((start, stop))
-        stims.append((start, stop, _targets(model, local_gids, stim.cell_types, stim.columns),
-                      stim.amplitude_pA))
+        stims.append((start, stop, _targets(model, local_gids, stim.cell_types, stim.columns,
+                                            stim.voxels), stim.amplitude_pA))
     steps = np.array(sorted(edges), dtype=np.int64)
     current = np.zeros((len(steps), len(local_gids)))
     for j, s in enumerate(steps):

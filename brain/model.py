@@ -15,7 +15,7 @@ import numpy as np
 
 from .atlas import Atlas, load_voxel_atlas, synthetic_atlas_files, synthetic_patch
 from .params import AtlasSpec, BrainParams
-from .placement import Cells, place_cells
+from .placement import Cells, place_cells, voxel_density_scale
 from .propagators import propagator
 
 __all__ = ["Model", "TypeTables", "build_model", "build_population_model", "atlas_files",
@@ -106,6 +106,13 @@ def atlas_files(spec: AtlasSpec, cache_dir=None) -> dict:
     return synthetic_atlas_files(cache_dir, spec.voxel_um, spec.synthetic_seed)
 
 
+def is_cut(cut: tuple, src: str, dst: str) -> bool:
+    """True if the pathway src -> dst matches one of ``cut``'s "SRC->DST" patterns."""
+    from fnmatch import fnmatchcase
+    return any(fnmatchcase(src, a) and fnmatchcase(dst, b)
+               for a, b in (c.split("->") for c in cut))
+
+
 def resolve_projections(params: BrainParams, connectome) -> BrainParams:
     """``params`` with (source, target, side, strength) rows filled in every projection.
 
@@ -125,7 +132,7 @@ def resolve_projections(params: BrainParams, connectome) -> BrainParams:
                         w = connectome.strength(a, b, side)
                         if rule.fold_contra:
                             w += connectome.strength(a, b, "contra")
-                    if w > 0:
+                    if w > 0 and not is_cut(params.cut, a, b):
                         rows.append((a, b, side, float(w)))
         rules.append(dataclasses.replace(rule, resolved=tuple(rows)))
     return dataclasses.replace(params, projections=tuple(rules))
@@ -145,7 +152,10 @@ def build_model(params: BrainParams, dt_ms: float, seed: int, cache_dir=None) ->
             params = resolve_projections(params, read_knox(files["connectome"], onto))
     else:
         atlas = synthetic_patch(params.atlas)
-    cells = place_cells(atlas, params.cell_types, params.density_scale, seed)
+    scale = params.density_scale
+    if params.focus:
+        scale = voxel_density_scale(atlas, params.density_scale, params.focus)
+    cells = place_cells(atlas, params.cell_types, scale, seed)
     return Model(params=params, atlas=atlas, cells=cells, tables=_type_tables(params, dt_ms),
                  dt_ms=dt_ms, seed=seed)
 

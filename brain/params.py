@@ -10,7 +10,7 @@ import math
 
 __all__ = ["Receptor", "CellType", "ConnectionRule", "ProjectionRule", "DelayParams",
            "DCStimulus", "PoissonInput", "AfferentInput", "PatchAtlasSpec", "AtlasSpec",
-           "Layer", "BrainParams", "ATLAS_LAYERS"]
+           "Layer", "Focus", "BrainParams", "ATLAS_LAYERS"]
 
 # Layer names of the voxel atlases (kind "synthetic"/"allen"): neocortex L1..L6 (Allen's L5
 # split into L5A/L5B by depth), cerebellar cortex ML (molecular), PCL (Purkinje), GL
@@ -228,9 +228,12 @@ class DelayParams:
 
 @dataclass(frozen=True, kw_only=True)
 class DCStimulus:
-    """Constant current into the cells of ``cell_types`` in the given voxel columns.
+    """Constant current into the cells of ``cell_types`` in the given voxels.
 
-    columns: ((ix, iy), ...) of the patch; empty means every column.
+    columns: ((ix, iy), ...) surface columns (patch: column index; voxel atlases: the
+    (AP, LR) grid index, a vertical line of voxels); voxels: ((i, j, k), ...) single
+    voxels by grid index (voxel atlases; (AP, DV, LR)).  Both empty: every cell of the
+    types; both given: cells in either.
     """
 
     cell_types: tuple
@@ -238,8 +241,12 @@ class DCStimulus:
     start_ms: float = 0.0
     stop_ms: float = math.inf
     columns: tuple = ()
+    voxels: tuple = ()
 
     def __post_init__(self):
+        for v in self.voxels:
+            if len(v) != 3:
+                raise ValueError(f"voxels: {list(v)!r} must be a grid index [i, j, k]")
         _finite("amplitude_pA", self.amplitude_pA)
         _non_negative("start_ms", self.start_ms)
         if not (self.stop_ms > self.start_ms):
@@ -352,6 +359,33 @@ class AtlasSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Focus:
+    """A denser sampled disc of cortex around one voxel (voxel atlases).
+
+    The core/annulus idea of Billeh et al. 2020 (their V1 model is dense in its core and
+    sparse around it): cells of ``regions`` whose surface point lies within
+    ``radius_um`` of the surface point of voxel ``voxel`` (grid index (AP, DV, LR)),
+    same hemisphere, are placed at ``density_scale`` instead of the brain's.  Wiring
+    keeps every cell's in-degree independent of the local density (see
+    ``BrainParams.wiring_density_scale``), so a focus samples the same network more
+    finely; it does not make it stronger.
+    """
+
+    regions: tuple
+    voxel: tuple
+    radius_um: float
+    density_scale: float
+
+    def __post_init__(self):
+        if len(self.voxel) != 3:
+            raise ValueError(f"voxel = {list(self.voxel)!r}: must be a grid index [i, j, k]")
+        _positive("radius_um", self.radius_um)
+        _positive("density_scale", self.density_scale)
+        if not self.regions:
+            raise ValueError("regions = []: name at least one region")
+
+
+@dataclass(frozen=True, kw_only=True)
 class BrainParams:
     """Everything needed to build and run the brain model."""
 
@@ -365,9 +399,27 @@ class BrainParams:
     density_scale: float = 1.0
     atlas: PatchAtlasSpec | AtlasSpec = PatchAtlasSpec()
     projections: tuple = ()       # of ProjectionRule (voxel atlases only)
+    focus: tuple = ()             # of Focus (voxel atlases only)
+    # The density the connection rules' p_max are stated for (None: density_scale). A
+    # source cell placed at scale s counts s_ref / s in every rule and projection, so
+    # in-degrees do not change with the placement density (fixed-in-degree scaling,
+    # van Albada et al. 2015): a denser focus or a `--scale` run keeps the dynamics.
+    wiring_density_scale: float | None = None
+    # Inter-area pathways removed: "SRC->DST" with * wildcards ("MOp->*", "*->MOp").
+    cut: tuple = ()
 
     def __post_init__(self):
         _positive("density_scale", self.density_scale)
+        if self.wiring_density_scale is not None:
+            _positive("wiring_density_scale", self.wiring_density_scale)
+        for c in self.cut:
+            if not isinstance(c, str) or c.count("->") != 1 or "" in c.split("->"):
+                raise ValueError(f"cut: {c!r} must look like 'SRC->DST' (regions or *)")
+
+    @property
+    def reference_density_scale(self) -> float:
+        return self.density_scale if self.wiring_density_scale is None \
+            else self.wiring_density_scale
 
     def receptor_index(self, name: str) -> int:
         names = [r.name for r in self.receptors]

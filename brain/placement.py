@@ -19,7 +19,7 @@ from .atlas import Atlas
 from .kernels.rng import STREAM_PLACE, uniform
 from .params import CellType
 
-__all__ = ["Cells", "place_cells", "expected_counts"]
+__all__ = ["Cells", "place_cells", "expected_counts", "voxel_density_scale"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ class Cells:
     region : int16[n], index into ``region_names``; hemisphere : int8[n] (0 left);
     layer : int8[n], index into ``brain.params.ATLAS_LAYERS``;
     depth_um : float32[n] (NaN where undefined); sheet_um : float64[n, 3], the cell's
-    surface point (``brain.atlas``); for the synthetic atlas's sheets it is (u, 0, v).
+    surface point (``brain.atlas``); for the synthetic atlas's sheets it is (u, 0, v);
+    scale : float64[n], the density scale the cell was placed at (``voxel_density_scale``).
     """
 
     type_id: np.ndarray
@@ -46,6 +47,13 @@ class Cells:
     depth_um: np.ndarray | None = None
     sheet_um: np.ndarray | None = None
     region_names: tuple = ()
+    scale: np.ndarray | None = None
+
+    def wiring_factor(self, reference_scale: float) -> np.ndarray | None:
+        """float64[n]: reference / placement density scale of each cell (None: all 1)."""
+        if self.scale is None:
+            return None
+        return reference_scale / self.scale.astype(np.float64)
 
     @property
     def n(self) -> int:
@@ -59,8 +67,37 @@ def _type_mask(cell_type: CellType, atlas: Atlas) -> np.ndarray:
     return mask
 
 
-def expected_counts(atlas: Atlas, cell_types: tuple, density_scale: float) -> np.ndarray:
-    """float64[n_types, n_voxels] expected cells of each type in each voxel (scaled)."""
+def voxel_density_scale(atlas: Atlas, density_scale: float, focus=()) -> np.ndarray:
+    """float64[n_voxels]: the placement density scale of each voxel.
+
+    ``density_scale`` everywhere, except inside a ``Focus`` disc (``brain.params``), which
+    has its own; where discs overlap the larger scale wins."""
+    scale = np.full(atlas.n_voxels, float(density_scale))
+    for i, f in enumerate(focus):
+        if not atlas.is_voxel_atlas:
+            raise ValueError(f"focus[{i}]: needs a voxel atlas (kind 'synthetic' or 'allen')")
+        hit = np.flatnonzero(np.all(atlas.ijk == np.asarray(f.voxel), axis=1))
+        if len(hit) == 0:
+            raise ValueError(f"focus[{i}].voxel = {list(f.voxel)}: not a modelled voxel "
+                             f"(grid {list(atlas.grid_shape)})")
+        c = hit[0]
+        unknown = sorted(set(f.regions) - set(atlas.region_names))
+        if unknown:
+            raise ValueError(f"focus[{i}].regions: {unknown[0]!r} is not a modelled region "
+                             f"({', '.join(atlas.region_names)})")
+        d = np.linalg.norm(atlas.sheet_um - atlas.sheet_um[c], axis=1)
+        inside = (np.isin(atlas.region, list(f.regions)) & (d <= f.radius_um)
+                  & (atlas.hemisphere == atlas.hemisphere[c]))
+        scale[inside] = np.maximum(scale[inside], f.density_scale)
+    return scale
+
+
+def expected_counts(atlas: Atlas, cell_types: tuple, density_scale) -> np.ndarray:
+    """float64[n_types, n_voxels] expected cells of each type in each voxel (scaled).
+
+    ``density_scale``: one number, or float64[n_voxels] (``voxel_density_scale``)."""
+    density_scale = np.broadcast_to(np.asarray(density_scale, dtype=np.float64),
+                                    (atlas.n_voxels,))
     volume_mm3 = (atlas.voxel_um * 1e-3) ** 3
     out = np.zeros((len(cell_types), atlas.n_voxels))
     for t, ct in enumerate(cell_types):
@@ -72,7 +109,7 @@ def expected_counts(atlas: Atlas, cell_types: tuple, density_scale: float) -> np
             dens = np.nan_to_num(atlas.neurons_per_mm3) * ct.fraction
         else:
             dens = np.full(atlas.n_voxels, ct.density_per_mm3)
-        out[t, mask] = dens[mask] * volume_mm3 * density_scale
+        out[t, mask] = dens[mask] * volume_mm3 * density_scale[mask]
     return out
 
 
@@ -102,11 +139,12 @@ def _place(entry_voxel, entry_type, entry_expected, center_um, half_um, seed,
     return n
 
 
-def place_cells(atlas: Atlas, cell_types: tuple, density_scale: float, seed: int) -> Cells:
+def place_cells(atlas: Atlas, cell_types: tuple, density_scale, seed: int) -> Cells:
     """Place cells of every type in every voxel.
 
     The count in a voxel is the expected count rounded up or down at random
     (stochastic rounding keeps the mean density exact at low scales).
+    ``density_scale``: one number or one per voxel (``voxel_density_scale``).
     """
     if len(cell_types) > 1024:
         raise ValueError(f"{len(cell_types)} cell types: at most 1024 are supported")
@@ -124,10 +162,11 @@ def place_cells(atlas: Atlas, cell_types: tuple, density_scale: float, seed: int
     _place(ev, et, ee, center, half, seed, type_id, voxel, pos)
     if not atlas.is_voxel_atlas:
         return Cells(type_id=type_id, voxel=voxel, pos_um=pos)
-    return _with_atlas_columns(atlas, type_id, voxel, pos)
+    scale = np.broadcast_to(np.asarray(density_scale, dtype=np.float64), (atlas.n_voxels,))
+    return _with_atlas_columns(atlas, type_id, voxel, pos, scale[voxel].copy())
 
 
-def _with_atlas_columns(atlas: Atlas, type_id, voxel, pos) -> Cells:
+def _with_atlas_columns(atlas: Atlas, type_id, voxel, pos, scale) -> Cells:
     from .params import ATLAS_LAYERS
     layer_index = {name: i for i, name in enumerate(ATLAS_LAYERS)}
     vox_layer = np.array([layer_index[x] for x in atlas.layer.tolist()], dtype=np.int8)
@@ -137,4 +176,4 @@ def _with_atlas_columns(atlas: Atlas, type_id, voxel, pos) -> Cells:
     return Cells(type_id=type_id, voxel=voxel, pos_um=pos, region=atlas.region_id[voxel],
                  hemisphere=atlas.hemisphere[voxel], layer=vox_layer[voxel],
                  depth_um=atlas.depth_um[voxel], sheet_um=atlas.sheet_um[voxel] + offset,
-                 region_names=atlas.region_names)
+                 region_names=atlas.region_names, scale=scale)

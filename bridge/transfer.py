@@ -32,6 +32,8 @@ class BridgeParams:
     interval_ms : communication interval (a multiple of the brain step).
     lag : one-interval lag so brain and body compute at the same time (else lockstep).
     motor_output : if false the body ignores the brain (counts still recorded).
+    feedback : if false the brain hears the afferent rates of the limb at rest for the
+        whole run (proprioceptive feedback off; the limb still moves).
     pool_cell_type : the output cell type pooled per muscle.
     rate_tau_ms : low-pass time constant of the pool rate estimate (0 = none).
     transfer : default per-muscle transfer; muscles : overrides by muscle name.
@@ -40,6 +42,7 @@ class BridgeParams:
     interval_ms: float = 1.0
     lag: bool = True
     motor_output: bool = True
+    feedback: bool = True
     pool_cell_type: str = "L5B_E"
     rate_tau_ms: float = 10.0
     transfer: MuscleTransfer = MuscleTransfer()

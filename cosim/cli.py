@@ -17,6 +17,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, metavar="MS",
                    help="override run.duration_ms (simulated milliseconds)")
     p.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    _add_set_option(p)
+
+
+def _add_set_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override one scene key, validated like the file (repeatable), e.g. "
+                   "--set brain.density_scale=0.01 --set 'brain.dc=[]' "
+                   "--set 'brain.cut=[\"MOp->*\"]' --set bridge.feedback=false")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="build the synapses of N brain ranks (default 1)")
     build.add_argument("--no-cache", action="store_true",
                        help="neither read nor write the model cache")
+    _add_set_option(build)
     show = sub.add_parser("show", help="draw a scene's atlas and cells to a PNG",
                           description="Draw three orthogonal atlas slices coloured by region "
                           "with the cell positions coloured by type.")
@@ -66,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("-o", "--output", metavar="OUT.png",
                       help="figure path (default: <scene name>_atlas.png)")
     show.add_argument("--no-cache", action="store_true", help="do not use the model cache")
+    _add_set_option(show)
     cache_p = sub.add_parser("cache", help="show or clear the built-model cache",
                              description="Show the model cache ($COSIM_CACHE or "
                              "~/.cache/brain-body-cosim): files and total size.")
@@ -82,7 +92,8 @@ def _output_path(args) -> Path:
 
 def _load(args):
     from .scene import load
-    return load(args.scene, seed=args.seed, duration_ms=args.duration)
+    return load(args.scene, seed=args.seed, duration_ms=args.duration,
+                overrides=args.overrides)
 
 
 def _cmd_run(args) -> int:
@@ -108,11 +119,13 @@ def _cmd_launch(args) -> int:
     scene = _load(args)  # validate before starting any rank
     out = _output_path(args)
     cmd = mpmd_command(scene.path, args.brain_ranks, out, args.seed, args.duration,
-                       progress=not args.no_progress, members=args.members)
+                       progress=not args.no_progress, members=args.members,
+                       overrides=args.overrides)
     if args.slurm:
         Path(args.slurm).write_text(slurm_multiprog(Path(scene.path).resolve(), args.brain_ranks,
                                                     out, args.seed, args.duration,
-                                                    python=sys.executable, members=args.members))
+                                                    python=sys.executable, members=args.members,
+                                                    overrides=args.overrides))
         n = (args.brain_ranks + 1) * args.members
         print(f"wrote {args.slurm}: srun -n {n} --multi-prog {args.slurm}")
     if args.dry_run:
@@ -131,7 +144,7 @@ def _cmd_build(args) -> int:
         raise ValueError(f"--ranks {args.ranks}: must be >= 1")
     if args.no_cache:
         cache.set_enabled(False)
-    summary = build_summary(load(args.scene), args.ranks)
+    summary = build_summary(load(args.scene, overrides=args.overrides), args.ranks)
     print(format_summary(summary))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1))
@@ -145,7 +158,7 @@ def _cmd_show(args) -> int:
     from .scene import load
     if args.no_cache:
         cache.set_enabled(False)
-    scene = load(args.scene)
+    scene = load(args.scene, overrides=args.overrides)
     png = args.output or f"{Path(args.scene).stem}_atlas.png"
     print(f"wrote {atlas_figure(build_brain_model(scene), png)}")
     return 0

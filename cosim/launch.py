@@ -20,8 +20,11 @@ def mpiexec_path() -> str:
     return found
 
 
-def _program_args(scene, output, seed, duration_ms, progress: bool, members: int = 1):
+def _program_args(scene, output, seed, duration_ms, progress: bool, members: int = 1,
+                  overrides=()):
     common = [str(scene)] + (["--members", str(members)] if members > 1 else [])
+    for o in overrides:
+        common += ["--set", o]
     if seed is not None:
         common += ["--seed", str(seed)]
     if duration_ms is not None:
@@ -31,7 +34,8 @@ def _program_args(scene, output, seed, duration_ms, progress: bool, members: int
 
 
 def mpmd_command(scene, brain_ranks: int, output, seed=None, duration_ms=None,
-                 progress: bool = True, python: str | None = None, members: int = 1) -> list:
+                 progress: bool = True, python: str | None = None, members: int = 1,
+                 overrides=()) -> list:
     """``mpiexec -n N python -m brain SCENE : -n 1 python -m body SCENE -o OUT``.
 
     With ``members`` = M > 1: M * N brain ranks and M body ranks, one model each.
@@ -41,15 +45,17 @@ def mpmd_command(scene, brain_ranks: int, output, seed=None, duration_ms=None,
     if members < 1:
         raise ValueError(f"--members = {members}: must be >= 1")
     py = python or sys.executable
-    brain, body = _program_args(scene, output, seed, duration_ms, progress, members)
+    brain, body = _program_args(scene, output, seed, duration_ms, progress, members, overrides)
     return [mpiexec_path(), "-n", str(brain_ranks * members), py, "-m", "brain", *brain,
             ":", "-n", str(members), py, "-m", "body", *body]
 
 
 def slurm_multiprog(scene, brain_ranks: int, output, seed=None, duration_ms=None,
-                    python: str = "python", members: int = 1) -> str:
+                    python: str = "python", members: int = 1, overrides=()) -> str:
     """Contents of a ``srun --multi-prog`` file: brain tasks first, then body tasks."""
-    brain, body = _program_args(scene, output, seed, duration_ms, False, members)
+    import shlex
+    brain, body = _program_args(scene, output, seed, duration_ms, False, members, overrides)
+    brain, body = [shlex.quote(a) for a in brain], [shlex.quote(a) for a in body]
     nb = brain_ranks * members
     first = "0" if nb == 1 else f"0-{nb - 1}"
     last = f"{nb}" if members == 1 else f"{nb}-{nb + members - 1}"

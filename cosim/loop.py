@@ -81,6 +81,7 @@ class BodySide:
         self.writer = self.writer_factory(self.pools)
         self.end.send_hello(Hello(muscle_names=names, interval_ms=self.scene.bridge.interval_ms))
         rest = self._afferents()
+        self.rest = rest
         self.sent = {}
         for j in range(min(self.lead, self.K)):
             self._send(j, rest)
@@ -101,7 +102,7 @@ class BodySide:
         state = self.body.state()
         j = k + self.lead
         if j < self.K:
-            self._send(j, self._afferents())
+            self._send(j, self._afferents() if self.scene.bridge.feedback else self.rest)
         self._rows.append((k, counts, self.sent.pop(k), state))
         if (k + 1) % self.every == 0 or k == self.K - 1:
             self._flush()

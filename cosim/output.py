@@ -76,6 +76,7 @@ class RunWriter:
                        duration_ms=scene.run.duration_ms, complete=False,
                        created=time.strftime("%Y-%m-%dT%H:%M:%S"))
         f.create_dataset("scene", data=scene.text)
+        f.attrs["overrides"] = json.dumps(list(scene.overrides))
         f.attrs["scene_resolved"] = json.dumps(_resolved(scene), default=str)
         pop = f.create_group("spikes").create_group("brain")
         pop.attrs["sorting"] = "by_time"

@@ -37,12 +37,15 @@ def _parser(prog: str, role: str) -> argparse.ArgumentParser:
                    help="independent ensemble members in this job (default 1)")
     p.add_argument("--member-seeds", metavar="S1,S2,...",
                    help="seed of each member (default: run.seed + member index)")
+    p.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
+                   help="override a scene key (as `cosim run --set`)")
     return p
 
 
 def _scene(args):
     from .scene import load
-    return load(args.scene, seed=args.seed, duration_ms=args.duration)
+    return load(args.scene, seed=args.seed, duration_ms=args.duration,
+                overrides=args.overrides)
 
 
 def _roles(world, role: str, n_members: int = 1):

@@ -16,14 +16,15 @@ from pathlib import Path
 
 from body.params import AfferentParams, BodyParams
 from brain.params import (AfferentInput, AtlasSpec, BrainParams, CellType,
-                          ConnectionRule, DCStimulus, DelayParams, Layer, PatchAtlasSpec,
+                          ConnectionRule, DCStimulus, DelayParams, Focus, Layer, PatchAtlasSpec,
                           PoissonInput, ProjectionRule, Receptor)
 from bridge.transfer import BridgeParams, MuscleTransfer
 
 from .scene_checks import check_cross
 from .schema import SceneError, array_of, check_type, make, one, suggest, table_of
 
-__all__ = ["SceneError", "RunParams", "Scene", "load", "loads", "SCENES_DIR"]
+__all__ = ["SceneError", "RunParams", "Scene", "load", "loads", "apply_overrides",
+           "parse_override", "SCENES_DIR"]
 
 SCENES_DIR = Path(__file__).resolve().parent.parent / "scenes"
 
@@ -58,6 +59,7 @@ class Scene:
     body: BodyParams
     afferents: AfferentParams
     bridge: BridgeParams
+    overrides: tuple = ()          # ("key=value", ...) applied on top of the file
 
     @property
     def interval_steps(self) -> int:
@@ -220,6 +222,7 @@ def _parse(data: dict, ctx, base: Path, text: str) -> Scene:
         "dc": array_of(DCStimulus, ctx),
         "poisson": array_of(PoissonInput, ctx),
         "afferents": one(AfferentInput, ctx),
+        "focus": array_of(Focus, ctx),
     })
     body_table = dict(data["body"])
     afferent_table = body_table.pop("afferents", {})
@@ -238,20 +241,29 @@ def _parse(data: dict, ctx, base: Path, text: str) -> Scene:
     return scene
 
 
-def loads(text: str, path="<string>", base: Path | None = None) -> Scene:
-    """Parse scene TOML ``text``; ``path`` names it in errors, ``base`` resolves files."""
+def loads(text: str, path="<string>", base: Path | None = None, overrides=()) -> Scene:
+    """Parse scene TOML ``text``; ``path`` names it in errors, ``base`` resolves files.
+
+    ``overrides``: ``"key=value"`` strings (see ``apply_overrides``) applied to the parsed
+    TOML before validation, so an override is checked exactly like the file's own value.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SceneError(path, "", f"not valid TOML: {exc}") from None
-    return _parse(data, path, Path(base) if base else Path.cwd(), text)
+    overrides = tuple(overrides)
+    data = apply_overrides(data, [parse_override(o, path) for o in overrides], path)
+    scene = _parse(data, path, Path(base) if base else Path.cwd(), text)
+    return dataclasses.replace(scene, overrides=overrides) if overrides else scene
 
 
-def load(path, seed: int | None = None, duration_ms: float | None = None) -> Scene:
+def load(path, seed: int | None = None, duration_ms: float | None = None,
+         overrides=()) -> Scene:
     """Read and validate a scene file. A bare name is looked up in the shipped scenes.
 
     ``seed`` and ``duration_ms``, when given, override ``run.seed`` / ``run.duration_ms``
-    (the command-line overrides) and are validated like the file's own values.
+    (the command-line overrides) and are validated like the file's own values;
+    ``overrides`` are ``--set KEY=VALUE`` strings (``apply_overrides``).
     """
     p = Path(path)
     if not p.is_file() and (SCENES_DIR / p).is_file():
@@ -260,6 +272,76 @@ def load(path, seed: int | None = None, duration_ms: float | None = None) -> Sce
         p = SCENES_DIR / f"{p}.toml"
     if not p.is_file():
         raise SceneError(path, "", "no such scene file")
-    scene = loads(p.read_text(), path=str(path), base=p.parent)
+    scene = loads(p.read_text(), path=str(path), base=p.parent, overrides=overrides)
     changes = {k: v for k, v in (("seed", seed), ("duration_ms", duration_ms)) if v is not None}
     return scene.with_run(**changes) if changes else scene
+
+
+# ------------------------------------------------------------------------- overrides
+
+_KEY_PART = re.compile(r"^([A-Za-z_][\w.\-/]*?)(?:\[(\d+)\])?$")
+
+
+def parse_override(text: str, ctx="<override>"):
+    """``"brain.dc[0].amplitude_pA=350"`` -> (["brain", "dc", 0, "amplitude_pA"], 350).
+
+    The value is read as a TOML value (numbers, booleans, strings, arrays, inline
+    tables); anything that is not valid TOML is taken as a bare string.  Dots separate
+    keys; a key holding a dot (cell type "MOp.L23_E") is quoted: ``brain.cell_types."MOp.L23_E".g_L_nS=5``.
+    """
+    if not isinstance(text, str) or "=" not in text:
+        raise SceneError(ctx, str(text), "an override must look like KEY=VALUE, e.g. "
+                         "brain.density_scale=0.01")
+    key, raw = text.split("=", 1)
+    key, raw = key.strip(), raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    parts = []
+    for piece in re.findall(r'"[^"]*"(?:\[\d+\])?|[^."]+', key):
+        if piece.startswith('"'):
+            name, _, idx = piece[1:].partition('"')
+            parts.append(name)
+            if idx:
+                parts.append(int(idx.strip("[]")))
+            continue
+        m = _KEY_PART.match(piece)
+        if not m:
+            raise SceneError(ctx, key, f"cannot read key part {piece!r}")
+        parts.append(m.group(1))
+        if m.group(2) is not None:
+            parts.append(int(m.group(2)))
+    if not parts:
+        raise SceneError(ctx, text, "empty key")
+    return parts, value
+
+
+def apply_overrides(data: dict, overrides, ctx="<override>") -> dict:
+    """A copy of the TOML ``data`` with each (key parts, value) set.
+
+    Tables on the way are created when missing (a new key is then validated like any
+    other: unknown keys are errors); a list index must exist.
+    """
+    import copy
+    data = copy.deepcopy(data)
+    for parts, value in overrides:
+        node, path = data, ""
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            where = f"{path}[{part}]" if isinstance(part, int) else \
+                (f"{path}.{part}" if path else part)
+            if isinstance(part, int):
+                if not isinstance(node, list) or not (-len(node) <= part < len(node)):
+                    n = len(node) if isinstance(node, list) else 0
+                    raise SceneError(ctx, where, f"override index out of range ({n} entries)")
+            elif not isinstance(node, dict):
+                raise SceneError(ctx, path, f"override {where!r}: {path} is not a table")
+            if last:
+                node[part] = value
+            else:
+                if isinstance(part, str) and part not in node:
+                    node[part] = [] if isinstance(parts[i + 1], int) else {}
+                node = node[part]
+            path = where
+    return data

@@ -78,9 +78,14 @@ def check_cross(scene) -> None:
             raise SceneError(ctx, f"brain.cell_types.{t.name}.fraction", "needs a voxel atlas "
                              "with densities (brain.atlas.kind 'synthetic' or 'allen'); "
                              "use density_per_mm3")
-    if b.projections:
-        raise SceneError(ctx, "brain.projections", "needs a voxel atlas "
-                         "(brain.atlas.kind 'synthetic' or 'allen')")
+    for key in ("projections", "focus", "cut"):
+        if getattr(b, key):
+            raise SceneError(ctx, f"brain.{key}", "needs a voxel atlas "
+                             "(brain.atlas.kind 'synthetic' or 'allen')")
+    for i, stim in enumerate(b.dc):
+        if stim.voxels:
+            raise SceneError(ctx, f"brain.dc[{i}].voxels", "needs a voxel atlas (on the "
+                             "patch, select columns)")
 
 
 def _type_key(t) -> str:
@@ -125,3 +130,11 @@ def _check_voxel_atlas(scene) -> None:
                      "region of brain.atlas.regions")
         _check_names(ctx, f"{k}.post_regions", rule.post_regions, regions,
                      "region of brain.atlas.regions")
+    for i, f in enumerate(b.focus):
+        _check_names(ctx, f"brain.focus[{i}].regions", f.regions, regions,
+                     "region of brain.atlas.regions")
+    for i, c in enumerate(b.cut):
+        for part in c.split("->"):
+            if "*" not in part and "?" not in part and part not in regions:
+                raise SceneError(ctx, f"brain.cut[{i}]", f"{c!r}: {part!r} is not a region "
+                                 f"of brain.atlas.regions{suggest(part, regions)} (or use *)")

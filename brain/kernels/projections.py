@@ -44,7 +44,7 @@ def _count(seed, stream, a, b, lam):
 
 
 @njit(cache=True)
-def _connect_sheet(post_gid, post_s, post_key, pre_gid, pre_s, pre_key, bucket_indptr,
+def _connect_sheet(post_gid, post_s, post_key, pre_gid, pre_s, pre_key, pre_w, bucket_indptr,
                    grid0, cell_um, dims, half, mode, p_max, sigma_um, seed, rule,
                    out_pre, out_count):
     """Bernoulli draw for every (pre, post) pair of one rule with the same area key.
@@ -55,6 +55,7 @@ def _connect_sheet(post_gid, post_s, post_key, pre_gid, pre_s, pre_key, bucket_i
     mode 0: p = p_max exp(-d^2 / 2 sigma^2) for d = |s_pre - s_post| <= half[0]
     (sigma <= 0: p = p_max).  mode 1 (parallel fibre): p = p_max when
     |ds_2| <= half[2] (along the fibre) and |ds_0, ds_1| <= half[0] (across).
+    pre_w: float64[n_pre] multiplies each source's p (density compensation), p <= 1.
     The draw is keyed by (post gid, pre gid, rule).  With out_pre.shape[0] == 0 only
     counts; fills out_count[i] and, grouped by post, out_pre. Returns the total.
     """
@@ -91,6 +92,7 @@ def _connect_sheet(post_gid, post_s, post_key, pre_gid, pre_s, pre_key, bucket_i
                         else:
                             if abs(d2) > half[2] or d0 * d0 + d1 * d1 > half[0] * half[0]:
                                 continue
+                        p = min(1.0, p * pre_w[j])
                         if uniform(seed, STREAM_SHEET, post_gid[i], pre_gid[j] * 64 + rule) < p:
                             if fill:
                                 out_pre[n] = pre_gid[j]
@@ -100,16 +102,16 @@ def _connect_sheet(post_gid, post_s, post_key, pre_gid, pre_s, pre_key, bucket_i
 
 
 @njit(cache=True)
-def _project(post_gid, post_vox, post_map, pre_gid, pre_vox_indptr, pre_map, sigma, lam,
-             seed, rule, out_pre, out_count):
+def _project(post_gid, post_vox, post_map, pre_gid, pre_vox_indptr, pre_map, pre_vox_w, sigma,
+             lam, seed, rule, out_pre, out_count):
     """Fixed-count connectome projection onto each post cell.
 
     post_vox: int64[m] index of each post cell's voxel into post_map (float64[., 3],
     standardised map positions); pre_gid: int64[k] grouped by pre voxel (pre_vox_indptr
     int64[n_pre_vox + 1]); pre_map: float64[n_pre_vox, 3].  A post cell gets
     Poisson(lam) distinct sources (not itself); each is a pre voxel drawn with weight
-    n_cells * exp(-d^2 / 2 sigma^2) (sigma <= 0: weight n_cells), then a uniform cell in
-    it.  Draw j of post cell g is keyed by (g, j, rule).  With out_pre.shape[0] == 0
+    n_cells * pre_vox_w * exp(-d^2 / 2 sigma^2) (sigma <= 0: no Gaussian; pre_vox_w
+    float64[n_pre_vox] compensates denser sampled voxels), then a uniform cell in it.  Draw j of post cell g is keyed by (g, j, rule).  With out_pre.shape[0] == 0
     only counts.  Returns the total.
     """
     n_pv = pre_vox_indptr.shape[0] - 1
@@ -125,7 +127,7 @@ def _project(post_gid, post_vox, post_map, pre_gid, pre_vox_indptr, pre_map, sig
             last = post_vox[i]
             acc = 0.0
             for u in range(n_pv):
-                w = float(pre_vox_indptr[u + 1] - pre_vox_indptr[u])
+                w = float(pre_vox_indptr[u + 1] - pre_vox_indptr[u]) * pre_vox_w[u]
                 if sigma > 0:
                     r2 = 0.0
                     for a in range(3):
