@@ -257,7 +257,7 @@ def _draw_sheet_rule(r, rule, params, cells, local_gids, seed, grid_um):
         half, mode, cell_um = np.full(3, np.inf), 0, 1e12
     pre_g, pre_s, indptr, grid0, dims = _sheet_buckets(pre.astype(np.int64),
                                                        cells.sheet_um[pre], cell_um)
-    factor = cells.wiring_factor(params.reference_density_scale)
+    factor = cells.wiring_factor
     pre_w = np.ones(len(pre_g)) if factor is None else np.ascontiguousarray(factor[pre_g])
     args = (post, np.ascontiguousarray(cells.sheet_um[post]), key[post], pre_g, pre_s,
             key[pre_g], pre_w, indptr, grid0, float(cell_um), dims, half, mode, rule.p_max,
@@ -311,7 +311,7 @@ def _draw_projection(key, rule, row, params, cells, local_gids, seed, maps):
         pre_map = (vox_sheet[pre_vox] - centre[a * 2 + hp]) / scale[a * 2 + hp] * mirror
         post_map = (vox_sheet[post_vox] - centre[b * 2 + h]) / scale[b * 2 + h]
         sigma = rule.map_sigma if rule.topographic else 0.0
-        factor = cells.wiring_factor(params.reference_density_scale)
+        factor = cells.wiring_factor
         vox_w = np.ones(len(pre_vox)) if factor is None else factor[pre[first]]
         args = (post, post_idx.astype(np.int64), np.ascontiguousarray(post_map), pre, indptr,
                 np.ascontiguousarray(pre_map), np.ascontiguousarray(vox_w, dtype=np.float64),

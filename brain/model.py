@@ -152,10 +152,12 @@ def build_model(params: BrainParams, dt_ms: float, seed: int, cache_dir=None) ->
             params = resolve_projections(params, read_knox(files["connectome"], onto))
     else:
         atlas = synthetic_patch(params.atlas)
-    scale = params.density_scale
-    if params.focus:
-        scale = voxel_density_scale(atlas, params.density_scale, params.focus)
-    cells = place_cells(atlas, params.cell_types, scale, seed)
+    if atlas.is_voxel_atlas:
+        placed, ref = voxel_density_scale(atlas, params)
+        cells = place_cells(atlas, params.cell_types, placed, seed, ref)
+    else:
+        cells = place_cells(atlas, params.cell_types,
+                            params.density_scale * params.placement_scale, seed)
     return Model(params=params, atlas=atlas, cells=cells, tables=_type_tables(params, dt_ms),
                  dt_ms=dt_ms, seed=seed)
 

@@ -362,13 +362,13 @@ class AtlasSpec:
 class Focus:
     """A denser sampled disc of cortex around one voxel (voxel atlases).
 
-    The core/annulus idea of Billeh et al. 2020 (their V1 model is dense in its core and
-    sparse around it): cells of ``regions`` whose surface point lies within
-    ``radius_um`` of the surface point of voxel ``voxel`` (grid index (AP, DV, LR)),
-    same hemisphere, are placed at ``density_scale`` instead of the brain's.  Wiring
-    keeps every cell's in-degree independent of the local density (see
-    ``BrainParams.wiring_density_scale``), so a focus samples the same network more
-    finely; it does not make it stronger.
+    After the core of Billeh et al. 2020's V1 model (the part of the network analysed
+    whose analysed core is sampled densely): cells of ``regions`` whose surface point
+    lies within ``radius_um`` of the surface point of voxel ``voxel`` (grid index
+    (AP, DV, LR)), same hemisphere, are placed at ``density_scale`` instead of their
+    region's.  Wiring keeps every cell's in-degree what it is at the region's density (a
+    focus cell counts region scale / focus scale as a source), so a focus samples the
+    same network more finely; it does not make it stronger.
     """
 
     regions: tuple
@@ -400,26 +400,24 @@ class BrainParams:
     atlas: PatchAtlasSpec | AtlasSpec = PatchAtlasSpec()
     projections: tuple = ()       # of ProjectionRule (voxel atlases only)
     focus: tuple = ()             # of Focus (voxel atlases only)
-    # The density the connection rules' p_max are stated for (None: density_scale). A
-    # source cell placed at scale s counts s_ref / s in every rule and projection, so
-    # in-degrees do not change with the placement density (fixed-in-degree scaling,
-    # van Albada et al. 2015): a denser focus or a `--scale` run keeps the dynamics.
-    wiring_density_scale: float | None = None
+    # Density scale per region (acronym -> scale) instead of density_scale there.
+    region_density_scale: dict = field(default_factory=dict)
+    # Placement only: cells are placed at placement_scale x the density scales, while the
+    # connection rules keep the in-degrees they have at placement_scale = 1 (a source cell
+    # placed at a finer sampling counts proportionally less in every rule; fixed
+    # in-degree scaling, van Albada et al. 2015).  `cosim experiment --scale` sets it.
+    placement_scale: float = 1.0
     # Inter-area pathways removed: "SRC->DST" with * wildcards ("MOp->*", "*->MOp").
     cut: tuple = ()
 
     def __post_init__(self):
         _positive("density_scale", self.density_scale)
-        if self.wiring_density_scale is not None:
-            _positive("wiring_density_scale", self.wiring_density_scale)
+        _positive("placement_scale", self.placement_scale)
+        for r, v in self.region_density_scale.items():
+            _positive(f"region_density_scale.{r}", v)
         for c in self.cut:
             if not isinstance(c, str) or c.count("->") != 1 or "" in c.split("->"):
                 raise ValueError(f"cut: {c!r} must look like 'SRC->DST' (regions or *)")
-
-    @property
-    def reference_density_scale(self) -> float:
-        return self.density_scale if self.wiring_density_scale is None \
-            else self.wiring_density_scale
 
     def receptor_index(self, name: str) -> int:
         names = [r.name for r in self.receptors]

@@ -35,7 +35,8 @@ class Cells:
     layer : int8[n], index into ``brain.params.ATLAS_LAYERS``;
     depth_um : float32[n] (NaN where undefined); sheet_um : float64[n, 3], the cell's
     surface point (``brain.atlas``); for the synthetic atlas's sheets it is (u, 0, v);
-    scale : float64[n], the density scale the cell was placed at (``voxel_density_scale``).
+    wiring_factor : float64[n], how much the cell counts as a source in the wiring rules:
+        reference / placed density scale of its voxel (``voxel_density_scale``; None: 1).
     """
 
     type_id: np.ndarray
@@ -47,13 +48,7 @@ class Cells:
     depth_um: np.ndarray | None = None
     sheet_um: np.ndarray | None = None
     region_names: tuple = ()
-    scale: np.ndarray | None = None
-
-    def wiring_factor(self, reference_scale: float) -> np.ndarray | None:
-        """float64[n]: reference / placement density scale of each cell (None: all 1)."""
-        if self.scale is None:
-            return None
-        return reference_scale / self.scale.astype(np.float64)
+    wiring_factor: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -67,13 +62,17 @@ def _type_mask(cell_type: CellType, atlas: Atlas) -> np.ndarray:
     return mask
 
 
-def voxel_density_scale(atlas: Atlas, density_scale: float, focus=()) -> np.ndarray:
-    """float64[n_voxels]: the placement density scale of each voxel.
+def voxel_density_scale(atlas: Atlas, params) -> tuple:
+    """(placed float64[n_voxels], reference float64[n_voxels]) density scales.
 
-    ``density_scale`` everywhere, except inside a ``Focus`` disc (``brain.params``), which
-    has its own; where discs overlap the larger scale wins."""
-    scale = np.full(atlas.n_voxels, float(density_scale))
-    for i, f in enumerate(focus):
+    reference: the region's scale (``region_density_scale`` or ``density_scale``), what
+    the connection rules are stated for; placed: the reference raised inside ``Focus``
+    discs (the larger wins where they overlap), times ``placement_scale``."""
+    ref = np.full(atlas.n_voxels, float(params.density_scale))
+    for region, s in params.region_density_scale.items():
+        ref[atlas.region == region] = s
+    placed = ref.copy()
+    for i, f in enumerate(params.focus):
         if not atlas.is_voxel_atlas:
             raise ValueError(f"focus[{i}]: needs a voxel atlas (kind 'synthetic' or 'allen')")
         hit = np.flatnonzero(np.all(atlas.ijk == np.asarray(f.voxel), axis=1))
@@ -81,15 +80,11 @@ def voxel_density_scale(atlas: Atlas, density_scale: float, focus=()) -> np.ndar
             raise ValueError(f"focus[{i}].voxel = {list(f.voxel)}: not a modelled voxel "
                              f"(grid {list(atlas.grid_shape)})")
         c = hit[0]
-        unknown = sorted(set(f.regions) - set(atlas.region_names))
-        if unknown:
-            raise ValueError(f"focus[{i}].regions: {unknown[0]!r} is not a modelled region "
-                             f"({', '.join(atlas.region_names)})")
         d = np.linalg.norm(atlas.sheet_um - atlas.sheet_um[c], axis=1)
         inside = (np.isin(atlas.region, list(f.regions)) & (d <= f.radius_um)
                   & (atlas.hemisphere == atlas.hemisphere[c]))
-        scale[inside] = np.maximum(scale[inside], f.density_scale)
-    return scale
+        placed[inside] = np.maximum(placed[inside], f.density_scale)
+    return placed * params.placement_scale, ref
 
 
 def expected_counts(atlas: Atlas, cell_types: tuple, density_scale) -> np.ndarray:
@@ -139,12 +134,14 @@ def _place(entry_voxel, entry_type, entry_expected, center_um, half_um, seed,
     return n
 
 
-def place_cells(atlas: Atlas, cell_types: tuple, density_scale, seed: int) -> Cells:
+def place_cells(atlas: Atlas, cell_types: tuple, density_scale, seed: int,
+                reference_scale=None) -> Cells:
     """Place cells of every type in every voxel.
 
     The count in a voxel is the expected count rounded up or down at random
     (stochastic rounding keeps the mean density exact at low scales).
-    ``density_scale``: one number or one per voxel (``voxel_density_scale``).
+    ``density_scale``: one number or one per voxel; ``reference_scale`` (the same shape)
+    gives each cell's ``wiring_factor`` (``voxel_density_scale``).
     """
     if len(cell_types) > 1024:
         raise ValueError(f"{len(cell_types)} cell types: at most 1024 are supported")
@@ -162,11 +159,17 @@ def place_cells(atlas: Atlas, cell_types: tuple, density_scale, seed: int) -> Ce
     _place(ev, et, ee, center, half, seed, type_id, voxel, pos)
     if not atlas.is_voxel_atlas:
         return Cells(type_id=type_id, voxel=voxel, pos_um=pos)
-    scale = np.broadcast_to(np.asarray(density_scale, dtype=np.float64), (atlas.n_voxels,))
-    return _with_atlas_columns(atlas, type_id, voxel, pos, scale[voxel].copy())
+    factor = None
+    if reference_scale is not None:
+        placed = np.broadcast_to(np.asarray(density_scale, dtype=np.float64), (atlas.n_voxels,))
+        ref = np.broadcast_to(np.asarray(reference_scale, dtype=np.float64), (atlas.n_voxels,))
+        factor = (ref / placed)[voxel]
+        if np.all(factor == 1.0):
+            factor = None
+    return _with_atlas_columns(atlas, type_id, voxel, pos, factor)
 
 
-def _with_atlas_columns(atlas: Atlas, type_id, voxel, pos, scale) -> Cells:
+def _with_atlas_columns(atlas: Atlas, type_id, voxel, pos, factor) -> Cells:
     from .params import ATLAS_LAYERS
     layer_index = {name: i for i, name in enumerate(ATLAS_LAYERS)}
     vox_layer = np.array([layer_index[x] for x in atlas.layer.tolist()], dtype=np.int8)
@@ -176,4 +179,4 @@ def _with_atlas_columns(atlas: Atlas, type_id, voxel, pos, scale) -> Cells:
     return Cells(type_id=type_id, voxel=voxel, pos_um=pos, region=atlas.region_id[voxel],
                  hemisphere=atlas.hemisphere[voxel], layer=vox_layer[voxel],
                  depth_um=atlas.depth_um[voxel], sheet_um=atlas.sheet_um[voxel] + offset,
-                 region_names=atlas.region_names, scale=scale)
+                 region_names=atlas.region_names, wiring_factor=factor)

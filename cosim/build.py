@@ -131,10 +131,22 @@ def cell_table(model: Model, pools) -> dict:
     c = model.cells
     pool = np.full(c.n, -1, dtype=np.int64)
     pool[pools.gids] = pools.pool
-    return {"type_id": c.type_id, "voxel": c.voxel, "pos_um": c.pos_um,
-            "type_names": np.array([t.name for t in model.params.cell_types], dtype=object),
-            "region": model.atlas.region[c.voxel], "layer": model.atlas.layer[c.voxel],
-            "pool": pool}
+    from brain.inputs import stimulated_cells
+    # dc_site: index of the first brain.dc entry that selects voxels or columns and reaches
+    # the cell (-1: none), so analyses can tell stimulated cells from the file alone
+    site = np.full(c.n, -1, dtype=np.int16)
+    for i, stim in reversed(list(enumerate(model.params.dc))):
+        if stim.voxels or stim.columns:
+            site[stimulated_cells(model, stim)] = i
+    table = {"type_id": c.type_id, "voxel": c.voxel, "pos_um": c.pos_um,
+             "type_names": np.array([t.name for t in model.params.cell_types], dtype=object),
+             "region": model.atlas.region[c.voxel], "layer": model.atlas.layer[c.voxel],
+             "pool": pool, "dc_site": site}
+    if c.sheet_um is not None:
+        table.update(ijk=model.atlas.ijk[c.voxel], sheet_um=c.sheet_um,
+                     hemisphere=c.hemisphere)
+        table["grid_shape"] = np.asarray(model.atlas.grid_shape, dtype=np.int64)
+    return table
 
 
 # ------------------------------------------------------------------ build summary

@@ -24,7 +24,7 @@ __all__ = ["entries", "clear", "cache_root", "model_key", "load_model", "save_mo
            "save_synapses", "ENABLED", "set_enabled"]
 
 ENABLED = os.environ.get("COSIM_NO_CACHE", "") in ("", "0")
-_LAYOUT = 3     # 2: synapse weights stored as codes into a weight table; 3: cells.scale
+_LAYOUT = 3     # 2: synapse weights stored as codes into a weight table; 3: cells.wiring_factor
 _CODE = ("brain/atlas.py", "brain/allen.py", "brain/allen_nrrd.py", "brain/allen_ontology.py",
          "brain/allen_tables.py", "brain/synthetic_brain.py", "brain/placement.py",
          "brain/connectivity.py", "brain/model.py", "brain/params.py",
@@ -119,8 +119,9 @@ def save_model(key: str, model) -> Path:
                        grid_shape=list(atlas.grid_shape))
         c = f.create_group("cells")
         for name in ("type_id", "voxel", "pos_um", "region", "hemisphere", "layer", "depth_um",
-                     "sheet_um", "scale"):
-            c.create_dataset(name, data=getattr(cells, name))
+                     "sheet_um", "wiring_factor"):
+            if getattr(cells, name) is not None:
+                c.create_dataset(name, data=getattr(cells, name))
         f.attrs["projections"] = _rows_json(model.params)
 
     path = _path(key, "model")

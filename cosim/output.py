@@ -5,7 +5,8 @@ file with everything up to the last chunk.  Layout::
 
     /spikes/brain/timestamps   float64[k] ms     (SONATA; sorted by time, then node id)
     /spikes/brain/node_ids     uint64[k]
-    /cells/{type_id, type_names, region, layer, voxel, pos_um, pool}
+    /cells/{type_id, type_names, region, layer, voxel, pos_um, pool, dc_site}; voxel
+            atlases add ijk, sheet_um, hemisphere, grid_shape
     /body/{time_s, qpos, qvel, excitation, activation, force_N, length_m, velocity_m_per_s}
     /bridge/{interval, counts, afferent_rates_Hz, pool_size}
     /scene  (the scene file text); attrs: version, seed, mode, ranks, wall_s, ...

@@ -78,7 +78,7 @@ def check_cross(scene) -> None:
             raise SceneError(ctx, f"brain.cell_types.{t.name}.fraction", "needs a voxel atlas "
                              "with densities (brain.atlas.kind 'synthetic' or 'allen'); "
                              "use density_per_mm3")
-    for key in ("projections", "focus", "cut"):
+    for key in ("projections", "focus", "cut", "region_density_scale"):
         if getattr(b, key):
             raise SceneError(ctx, f"brain.{key}", "needs a voxel atlas "
                              "(brain.atlas.kind 'synthetic' or 'allen')")
@@ -132,6 +132,9 @@ def _check_voxel_atlas(scene) -> None:
                      "region of brain.atlas.regions")
     for i, f in enumerate(b.focus):
         _check_names(ctx, f"brain.focus[{i}].regions", f.regions, regions,
+                     "region of brain.atlas.regions")
+    for r in b.region_density_scale:
+        _check_names(ctx, f"brain.region_density_scale.{r}", r, regions,
                      "region of brain.atlas.regions")
     for i, c in enumerate(b.cut):
         for part in c.split("->"):
