@@ -80,6 +80,23 @@ def _parser() -> argparse.ArgumentParser:
                              description="Show the model cache ($COSIM_CACHE or "
                              "~/.cache/brain-body-cosim): files and total size.")
     cache_p.add_argument("--clear", action="store_true", help="delete every cached model")
+    exp = sub.add_parser("experiment", help="reproduce one of the seed's results",
+                         description="Run experiment NAME (gamma, phase, propagation, "
+                         "forelimb) on a shipped scene and its controls; write DIR/metrics.json "
+                         "(every value with its criterion), PNG figures and the HDF5 file of "
+                         "every run. Exit status 0 when every criterion holds, 1 otherwise.")
+    exp.add_argument("name", help="gamma, phase, propagation or forelimb")
+    exp.add_argument("-o", "--output", metavar="DIR", help="output folder "
+                     "(default: experiments/<name>)")
+    exp.add_argument("--scale", type=float, default=1.0, metavar="S",
+                     help="place S x the scene's cells, in-degrees unchanged (default 1)")
+    exp.add_argument("--atlas", choices=("synthetic", "allen"), default="synthetic",
+                     help="synthetic brain (m1_m2_th_pg_cb) or the real CCF "
+                     "(ccf_motor_left, needs COSIM_DATA)")
+    exp.add_argument("--seed", type=int, nargs="+", default=[1, 2, 3], metavar="S",
+                     help="seeds, one set of runs each (default 1 2 3)")
+    exp.add_argument("--duration", type=float, metavar="MS", help="override run.duration_ms")
+    exp.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub.add_parser("info", help="print versions of the package and its dependencies",
                    description="Print versions of brain-body-cosim, Python, numpy, numba, "
                    "mujoco, mpi4py, the MPI library, gymnasium and h5py.")
@@ -209,6 +226,20 @@ def _cmd_cache(args) -> int:
     return 0
 
 
+def _cmd_experiment(args) -> int:
+    from .experiments import run_experiment
+    out = Path(args.output or Path("experiments") / args.name)
+    m = run_experiment(args.name, out, scale=args.scale, atlas=args.atlas, seeds=args.seed,
+                       duration_ms=args.duration, progress=not args.no_progress)
+    for key, v in m["metrics"].items():
+        if "pass" in v:
+            print(f"{'ok  ' if v['pass'] else 'FAIL'} {key} = {v['value']} "
+                  f"(criterion {v['criterion']}){'  ' + v['note'] if 'note' in v else ''}")
+    print(f"{m['n_pass']}/{m['n_checks']} criteria hold; wrote {out / 'metrics.json'} "
+          f"({m['wall_s']:.0f} s)")
+    return 0 if m["all_pass"] else 1
+
+
 def _cmd_info(args) -> int:
     for k, v in versions().items():
         print(f"{k:18s} {v}")
@@ -222,7 +253,7 @@ def main(argv=None) -> int:
     try:
         return {"run": _cmd_run, "launch": _cmd_launch, "report": _cmd_report,
                 "build": _cmd_build, "show": _cmd_show,
-                "info": _cmd_info, "cache": _cmd_cache}[args.command](args)
+                "info": _cmd_info, "cache": _cmd_cache, "experiment": _cmd_experiment}[args.command](args)
     except (SceneError, ProtocolError, FileNotFoundError, ValueError) as exc:
         # Our errors are one line on stderr; bugs keep their traceback.
         print(f"cosim: error: {exc}", file=sys.stderr)

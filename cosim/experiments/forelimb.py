@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import analysis as an
+from ..analysis import figures
 
 __all__ = ["run"]
 
@@ -59,5 +60,5 @@ def run(exp) -> None:
         curves.update({f"{j} (motor off)": (off.body["time_s"],
                                             np.degrees(off.body["qpos"][:, i]))
                        for i, j in enumerate(off.joint_names)})
-        exp.figure(an.figures.profile_figure(curves, exp.out_dir / f"forelimb_seed{seed}.png",
+        exp.figure(figures.profile_figure(curves, exp.out_dir / f"forelimb_seed{seed}.png",
                                              xlabel="time (s)", ylabel="joint angle (deg)"))

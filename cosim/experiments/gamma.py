@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import analysis as an
+from ..analysis import figures
 
 __all__ = ["run_gamma", "run_phase", "m1_rate", "LAYERS", "TYPES"]
 
@@ -64,7 +65,7 @@ def run_gamma(exp) -> None:
         exp.record(k + "n_stimulated_cells", len(stim_gids))
         exp.record(k + "m1_E_rate_Hz", {"stimulus": _mean_rate(stim, t0, t1),
                                         "control": _mean_rate(ctrl, t0, t1)})
-    exp.figure(an.figures.spectra_figure(curves, exp.out_dir / "gamma_spectra.png",
+    exp.figure(figures.spectra_figure(curves, exp.out_dir / "gamma_spectra.png",
                                          band=BAND))
 
 
@@ -113,7 +114,7 @@ def run_phase(exp) -> None:
                   note="steps L2/3->L5A->L5B->L6: " + ", ".join(f"{s:+.0f}" for s in steps))
         exp.check(k + "E_total_shift_deg", float(np.sum(steps)), ">=", 30.0)
         exp.record(k + "stats", {f"{a}.{b}": v for (a, b), v in st.items()})
-        exp.figure(an.figures.phase_histograms(
+        exp.figure(figures.phase_histograms(
             phases, LAYERS, TYPES, exp.out_dir / f"phase_seed{seed}.png",
             title=f"M1 spike phase vs 30-50 Hz M1 E rate (seed {seed})"))
 

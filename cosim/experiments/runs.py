@@ -13,6 +13,10 @@ __all__ = ["Experiment", "RunData", "SCENES"]
 
 # atlas -> shipped scene of the experiments (the stimulated site is brain.dc[0])
 SCENES = {"synthetic": "m1_m2_th_pg_cb", "allen": "ccf_motor_left"}
+# The protocol: the scene's stimulus from its start_ms to the end of a 2 s run, so that
+# spectra and coherences average over enough segments (the scenes' own 1 s runs leave
+# 0.5 s of stimulus: 3 Welch segments, coherence biased to ~0.3 by chance alone).
+DEFAULT_DURATION_MS = 2000.0
 
 
 @dataclass
@@ -110,10 +114,12 @@ class Experiment:
         into OUT/<label>_seed<seed>.h5 (reused if it is complete and has the same scene)."""
         from ..runner import run_embedded
         from ..scene import load
-        ov = list(overrides)
+        duration = self.duration_ms or DEFAULT_DURATION_MS
+        ov = [f"run.duration_ms={duration!r}", f"brain.dc[0].stop_ms={duration!r}",
+              *overrides]
         if self.scale != 1.0:
             ov.append(f"brain.placement_scale={self.scale!r}")
-        scene = load(self.scene_name, seed=seed, duration_ms=self.duration_ms, overrides=ov)
+        scene = load(self.scene_name, seed=seed, overrides=ov)
         path = self.out_dir / f"{label}_seed{seed}.h5"
         if not _reusable(path, scene):
             run_embedded(scene, path, progress=self.progress)
