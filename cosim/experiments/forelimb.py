@@ -45,7 +45,8 @@ def run(exp) -> None:
         start, stop = on.stim_window_ms
         k = f"seed{seed}."
         l5b = on.cells(region="MOp", layer="L5B", kind="E")
-        base, burst = _rate(on, l5b, 0.0, start), _rate(on, l5b, start, min(stop, start + 500))
+        # baseline from 50 ms (after the start-up transient) to the onset
+        base, burst = _rate(on, l5b, 50.0, start), _rate(on, l5b, start, min(stop, start + 500))
         exp.check(k + "L5B_rate_ratio_stim_vs_before", burst / base if base > 0 else
                   float("inf"), ">=", 2.0, note=f"{base:.2f} -> {burst:.2f} Hz")
         exp.check(k + "max_joint_change_deg", _excursion_deg(on), ">", 10.0)

@@ -1,0 +1,94 @@
+"""``cosim experiment``: runs, controls, metrics.json and recomputation from the raw files.
+
+Reduced scale (``--scale 0.3``: 30 % of the cells, in-degrees unchanged), the default 2 s
+protocol, one seed; all experiments share one folder, so the stimulus run is made once.  These tests check the experiment machinery and the criteria that hold on the
+shipped synthetic scene today; the seed's gamma/phase/propagation criteria do not yet
+hold there (see the README's Results section), and metrics.json says so per criterion.
+"""
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from cosim import analysis as an
+from cosim.cli import main
+from cosim.experiments.gamma import CONTROL
+from cosim.experiments.runs import RunData
+
+pytestmark = pytest.mark.slow
+
+ARGS = ["--seed", "1", "--scale", "0.3", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("experiments")
+
+
+def _metrics(path):
+    m = json.loads((path / "metrics.json").read_text())
+    for key, v in m["metrics"].items():
+        if "pass" in v:
+            assert set(v) >= {"value", "criterion", "pass"}, key
+    return m
+
+
+def test_gamma_writes_metrics_runs_and_figures(out_dir):
+    code = main(["experiment", "gamma", "-o", str(out_dir / "gamma"), *ARGS])
+    m = _metrics(out_dir / "gamma")
+    assert code == (0 if m["all_pass"] else 1)
+    assert m["n_checks"] == 5 and m["scale"] == 0.3
+    assert (out_dir / "gamma" / "gamma_spectra.png").stat().st_size > 1000
+    stim = out_dir / "gamma" / "stim_seed1.h5"
+    ctrl = out_dir / "gamma" / "control_seed1.h5"
+    with h5py.File(ctrl) as f:
+        assert json.loads(f.attrs["overrides"])[-2:] == [*CONTROL, "brain.placement_scale=0.3"]
+    # the control is the same scene with the site's DC at 0: it is derived by a scene key
+    assert m["runs"]["control_seed1"]["overrides"][2] == CONTROL[0]
+    # anyone can recompute a metric from the raw spikes
+    ratio = []
+    for path in (stim, ctrl):
+        run = RunData.read(path)
+        gids = run.cells(region="MOp", kind="E", stimulated=False)
+        t, _ = run.spikes_of(gids, 300.0, 2000.0)
+        f, p = an.welch_psd(an.population_rate(t, len(gids), 300.0, 2000.0)[1], 1000.0)
+        ratio.append(an.band_power(f, p, 30, 50))
+    assert ratio[0] / ratio[1] == pytest.approx(m["metrics"]["seed1.gamma_vs_control"]["value"],
+                                                rel=1e-3)
+    # a criterion that holds on today's scene: the unstimulated control has no gamma peak
+    assert m["metrics"]["seed1.control_peak_outside_30_50"]["pass"]
+
+
+def test_phase_reuses_the_stimulus_run(out_dir):
+    stim = out_dir / "gamma" / "stim_seed1.h5"
+    before = stim.stat().st_mtime_ns
+    main(["experiment", "phase", "-o", str(out_dir / "gamma"), *ARGS])
+    assert stim.stat().st_mtime_ns == before
+    m = _metrics(out_dir / "gamma")
+    assert m["n_checks"] == 4 * 3 + 2
+    stats = m["metrics"]["seed1.stats"]["value"]
+    assert all(stats[f"{lay}.E"]["n_spikes"] > 50 for lay in ("L2/3", "L5A", "L5B", "L6"))
+    assert (out_dir / "gamma" / "phase_seed1.png").is_file()
+
+
+def test_propagation_cut_removes_coherence(out_dir):
+    main(["experiment", "propagation", "-o", str(out_dir / "gamma"), *ARGS])
+    m = _metrics(out_dir / "gamma")["metrics"]
+    for name in ("M2_E", "pons", "granule"):
+        assert m[f"seed1.coherence_M1_{name}_cut"]["pass"], m[f"seed1.coherence_M1_{name}_cut"]
+    with h5py.File(out_dir / "gamma" / "cut_out_of_M1_seed1.h5") as f:
+        resolved = json.loads(f.attrs["scene_resolved"])["brain"]["projections"]
+    assert not any(row[0] == "MOp" for r in resolved for row in r["resolved"])
+
+
+def test_forelimb_moves_only_with_motor_output(out_dir):
+    main(["experiment", "forelimb", "-o", str(out_dir / "gamma"), *ARGS])
+    m = _metrics(out_dir / "gamma")["metrics"]
+    assert m["seed1.max_joint_change_deg_motor_off"]["pass"]
+    # the seed's > 10 deg holds at --scale 0.5 (15.9 deg); at 0.3 the limb moves 8.6 deg
+    assert m["seed1.max_joint_change_deg"]["value"] > 5.0, m["seed1.max_joint_change_deg"]
+    limb = RunData.read(out_dir / "gamma" / "motor_off_seed1.h5")
+    assert np.ptp(limb.body["excitation"]) == 0.0
