@@ -110,12 +110,12 @@ def _variant(**replace):
     ({'class = "GR"': 'class = "GRX"'}, "brain.cell_types.GR.class", "unknown cell class"),
     ({'pool_cell_type = "MOp.L5B_E"': 'pool_cell_type = "L5B_E"'}, "bridge.pool_cell_type",
      "names 2 cell types"),
-    ({'post_regions = ["PG"]': 'post_regions = ["CP"]'}, "brain.projections[2].post_regions[0]",
+    ({'post_regions = ["PG"]': 'post_regions = ["SSp"]'}, "brain.projections[2].post_regions[0]",
      "unknown region"),
-    ({'regions = ["DN", "IP", "FN"]': 'regions = ["DN", "IP", "CP"]'},
+    ({'regions = ["DN", "IP", "FN"]': 'regions = ["DN", "IP", "SSp"]'},
      "brain.cell_types.DCN.region", "unknown region"),
     ({'hemisphere = "ipsi"\nfold_contra': 'hemisphere = "both"\nfold_contra'},
-     "brain.projections[4].fold_contra", "needs hemisphere"),
+     "brain.projections[7].fold_contra", "needs hemisphere"),
 ])
 def test_voxel_scene_errors(replace, key, message):
     with pytest.raises(SceneError) as err:
