@@ -153,8 +153,8 @@ def build_model(params: BrainParams, dt_ms: float, seed: int, cache_dir=None) ->
     else:
         atlas = synthetic_patch(params.atlas)
     if atlas.is_voxel_atlas:
-        placed, ref = voxel_density_scale(atlas, params)
-        cells = place_cells(atlas, params.cell_types, placed, seed, ref)
+        placed, factor = voxel_density_scale(atlas, params)
+        cells = place_cells(atlas, params.cell_types, placed, seed, factor)
     else:
         cells = place_cells(atlas, params.cell_types,
                             params.density_scale * params.placement_scale, seed)

@@ -10,12 +10,21 @@ import math
 
 __all__ = ["Receptor", "CellType", "ConnectionRule", "ProjectionRule", "DelayParams",
            "DCStimulus", "PoissonInput", "AfferentInput", "PatchAtlasSpec", "AtlasSpec",
-           "Layer", "Focus", "BrainParams", "ATLAS_LAYERS"]
+           "Layer", "Focus", "BrainParams", "ATLAS_LAYERS", "ParamError"]
 
 # Layer names of the voxel atlases (kind "synthetic"/"allen"): neocortex L1..L6 (Allen's L5
 # split into L5A/L5B by depth), cerebellar cortex ML (molecular), PCL (Purkinje), GL
 # (granular); "" for unlayered regions.
 ATLAS_LAYERS = ("", "L1", "L2/3", "L4", "L5A", "L5B", "L6", "ML", "PCL", "GL")
+
+
+class ParamError(ValueError):
+    """A parameter that only the built model can check (e.g. a voxel the atlas lacks);
+    ``key`` is its scene key, e.g. "brain.focus[0].voxel"."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
 
 
 def _positive(name: str, value: float) -> None:
@@ -362,8 +371,8 @@ class AtlasSpec:
 class Focus:
     """A denser sampled disc of cortex around one voxel (voxel atlases).
 
-    After the core of Billeh et al. 2020's V1 model (the part of the network analysed
-    whose analysed core is sampled densely): cells of ``regions`` whose surface point
+    After the analysed core of Billeh et al. 2020's V1 model: cells of ``regions`` whose
+    surface point
     lies within ``radius_um`` of the surface point of voxel ``voxel`` (grid index
     (AP, DV, LR)), same hemisphere, are placed at ``density_scale`` instead of their
     region's.  Wiring keeps every cell's in-degree what it is at the region's density (a

@@ -63,28 +63,29 @@ def _type_mask(cell_type: CellType, atlas: Atlas) -> np.ndarray:
 
 
 def voxel_density_scale(atlas: Atlas, params) -> tuple:
-    """(placed float64[n_voxels], reference float64[n_voxels]) density scales.
+    """(placed float64[n_voxels], wiring factor float64[n_voxels]) of a voxel atlas.
 
-    reference: the region's scale (``region_density_scale`` or ``density_scale``), what
-    the connection rules are stated for; placed: the reference raised inside ``Focus``
-    discs (the larger wins where they overlap), times ``placement_scale``."""
+    The reference scale of a voxel is its region's (``region_density_scale`` or
+    ``density_scale``): what the connection rules are stated for.  Cells are placed at
+    the reference raised inside ``Focus`` discs (the larger wins where they overlap),
+    times ``placement_scale``; the wiring factor is reference / placed."""
+    from .params import ParamError
     ref = np.full(atlas.n_voxels, float(params.density_scale))
     for region, s in params.region_density_scale.items():
         ref[atlas.region == region] = s
     placed = ref.copy()
     for i, f in enumerate(params.focus):
-        if not atlas.is_voxel_atlas:
-            raise ValueError(f"focus[{i}]: needs a voxel atlas (kind 'synthetic' or 'allen')")
         hit = np.flatnonzero(np.all(atlas.ijk == np.asarray(f.voxel), axis=1))
         if len(hit) == 0:
-            raise ValueError(f"focus[{i}].voxel = {list(f.voxel)}: not a modelled voxel "
-                             f"(grid {list(atlas.grid_shape)})")
+            raise ParamError(f"brain.focus[{i}].voxel", f"{list(f.voxel)} is not a modelled "
+                             f"voxel of the atlas (grid {list(atlas.grid_shape)})")
         c = hit[0]
         d = np.linalg.norm(atlas.sheet_um - atlas.sheet_um[c], axis=1)
         inside = (np.isin(atlas.region, list(f.regions)) & (d <= f.radius_um)
                   & (atlas.hemisphere == atlas.hemisphere[c]))
         placed[inside] = np.maximum(placed[inside], f.density_scale)
-    return placed * params.placement_scale, ref
+    placed *= params.placement_scale
+    return placed, ref / placed
 
 
 def expected_counts(atlas: Atlas, cell_types: tuple, density_scale) -> np.ndarray:
@@ -135,13 +136,13 @@ def _place(entry_voxel, entry_type, entry_expected, center_um, half_um, seed,
 
 
 def place_cells(atlas: Atlas, cell_types: tuple, density_scale, seed: int,
-                reference_scale=None) -> Cells:
+                voxel_wiring_factor=None) -> Cells:
     """Place cells of every type in every voxel.
 
     The count in a voxel is the expected count rounded up or down at random
     (stochastic rounding keeps the mean density exact at low scales).
-    ``density_scale``: one number or one per voxel; ``reference_scale`` (the same shape)
-    gives each cell's ``wiring_factor`` (``voxel_density_scale``).
+    ``density_scale``: one number or one per voxel; ``voxel_wiring_factor``
+    (float64[n_voxels], ``voxel_density_scale``) gives each cell's ``wiring_factor``.
     """
     if len(cell_types) > 1024:
         raise ValueError(f"{len(cell_types)} cell types: at most 1024 are supported")
@@ -160,12 +161,8 @@ def place_cells(atlas: Atlas, cell_types: tuple, density_scale, seed: int,
     if not atlas.is_voxel_atlas:
         return Cells(type_id=type_id, voxel=voxel, pos_um=pos)
     factor = None
-    if reference_scale is not None:
-        placed = np.broadcast_to(np.asarray(density_scale, dtype=np.float64), (atlas.n_voxels,))
-        ref = np.broadcast_to(np.asarray(reference_scale, dtype=np.float64), (atlas.n_voxels,))
-        factor = (ref / placed)[voxel]
-        if np.all(factor == 1.0):
-            factor = None
+    if voxel_wiring_factor is not None and np.any(voxel_wiring_factor != 1.0):
+        factor = voxel_wiring_factor[voxel]
     return _with_atlas_columns(atlas, type_id, voxel, pos, factor)
 
 

@@ -53,7 +53,7 @@ def build_brain_model(scene: Scene) -> Model:
             _LOADED.add(id(model))
             weakref.finalize(model, _LOADED.discard, id(model))
     except (ValueError, FileNotFoundError) as exc:
-        raise SceneError(scene.path, "brain.atlas", str(exc)) from None
+        raise SceneError(scene.path, getattr(exc, "key", "brain.atlas"), str(exc)) from None
     _remember(model, key)
     return model
 

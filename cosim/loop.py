@@ -80,11 +80,10 @@ class BodySide:
         self.transfer = make_transfer(self.scene.bridge, names, self.pools)
         self.writer = self.writer_factory(self.pools)
         self.end.send_hello(Hello(muscle_names=names, interval_ms=self.scene.bridge.interval_ms))
-        rest = self._afferents()
-        self.rest = rest
+        self.rest = self._afferents()
         self.sent = {}
         for j in range(min(self.lead, self.K)):
-            self._send(j, rest)
+            self._send(j, self.rest)
         self._rows = []
 
     def _afferents(self) -> np.ndarray:

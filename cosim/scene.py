@@ -279,7 +279,7 @@ def load(path, seed: int | None = None, duration_ms: float | None = None,
 
 # ------------------------------------------------------------------------- overrides
 
-_KEY_PART = re.compile(r"^([A-Za-z_][\w.\-/]*?)(?:\[(\d+)\])?$")
+_KEY_PART = re.compile(r"^([A-Za-z_][\w\-/]*?)(?:\[(\d+)\])?$")
 
 
 def parse_override(text: str, ctx="<override>"):

@@ -111,8 +111,9 @@ def _project(post_gid, post_vox, post_map, pre_gid, pre_vox_indptr, pre_map, pre
     int64[n_pre_vox + 1]); pre_map: float64[n_pre_vox, 3].  A post cell gets
     Poisson(lam) distinct sources (not itself); each is a pre voxel drawn with weight
     n_cells * pre_vox_w * exp(-d^2 / 2 sigma^2) (sigma <= 0: no Gaussian; pre_vox_w
-    float64[n_pre_vox] compensates denser sampled voxels), then a uniform cell in it.  Draw j of post cell g is keyed by (g, j, rule).  With out_pre.shape[0] == 0
-    only counts.  Returns the total.
+    float64[n_pre_vox] compensates denser sampled voxels), then a uniform cell in it.
+    Draw j of post cell g is keyed by (g, j, rule).  With out_pre.shape[0] == 0 only
+    counts.  Returns the total.
     """
     n_pv = pre_vox_indptr.shape[0] - 1
     cdf = np.zeros(n_pv)

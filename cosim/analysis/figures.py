@@ -116,16 +116,27 @@ def spectra_figure(curves: dict, png, band: tuple[float, float] | None = (30.0, 
     str
         ``png``.
     """
+    # log axes cannot show the zero-frequency bin of a detrended spectrum
+    kept = {}
+    for label, (f, psd) in curves.items():
+        f, psd = np.asarray(f), np.asarray(psd)
+        kept[label] = (f[psd > 0], psd[psd > 0])
+    return _frequency_plot(kept, png, band, xlim, ylabel, title, log=True)
+
+
+def _frequency_plot(curves: dict, png, band, xlim, ylabel: str, title, log: bool,
+                    ylim=None) -> str:
+    """Curves (label -> (f_Hz, y)) against frequency with ``band`` shaded."""
     fig, axes = _figure()
     ax = axes[0, 0]
     if band is not None:
         ax.axvspan(*band, color="0.9", zorder=0)
-    for i, (label, (f, psd)) in enumerate(curves.items()):
-        f, psd = np.asarray(f), np.asarray(psd)
-        # Log axes cannot show the zero-frequency bin of a detrended spectrum.
-        keep = psd > 0
-        ax.plot(f[keep], psd[keep], color=_colour(label, i), label=str(label))
-    ax.set_yscale("log")
+    for i, (label, (f, y)) in enumerate(curves.items()):
+        ax.plot(np.asarray(f), np.asarray(y), color=_colour(label, i), label=str(label))
+    if log:
+        ax.set_yscale("log")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_xlim(*xlim)
     ax.set_xlabel("frequency (Hz)")
     ax.set_ylabel(ylabel)
@@ -200,21 +211,8 @@ def coherence_figure(curves: dict, png, band: tuple[float, float] | None = (30.0
     str
         ``png``.
     """
-    fig, axes = _figure()
-    ax = axes[0, 0]
-    if band is not None:
-        ax.axvspan(*band, color="0.9", zorder=0)
-    for i, (label, (f, c)) in enumerate(curves.items()):
-        ax.plot(np.asarray(f), np.asarray(c), color=f"C{i % 10}", label=str(label))
-    ax.set_xlim(*xlim)
-    ax.set_ylim(0.0, 1.0)
-    ax.set_xlabel("frequency (Hz)")
-    ax.set_ylabel("coherence")
-    if curves:
-        ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title)
-    return _save(fig, png)
+    return _frequency_plot(curves, png, band, xlim, "coherence", title, log=False,
+                           ylim=(0.0, 1.0))
 
 
 def profile_figure(profiles: dict, png, xlabel: str = "position",

@@ -8,16 +8,13 @@ folder, measures from the raw spikes with ``cosim.analysis`` and writes
 """
 from __future__ import annotations
 
-__all__ = ["EXPERIMENTS", "run_experiment"]
+__all__ = ["run_experiment"]
 
 
 def _registry():
     from . import forelimb, gamma, propagation
     return {"gamma": gamma.run_gamma, "phase": gamma.run_phase,
             "propagation": propagation.run, "forelimb": forelimb.run}
-
-
-EXPERIMENTS = ("gamma", "phase", "propagation", "forelimb")
 
 
 def run_experiment(name: str, out_dir, scale: float = 1.0, atlas: str = "synthetic",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import analysis as an
 from ..analysis import figures
 
 __all__ = ["run"]
@@ -30,14 +29,7 @@ def _excursion_deg(run) -> float:
     return float(np.degrees(np.abs(q[sel] - base).max()))
 
 
-def _rate(run, gids, t0, t1) -> float:
-    t, _ = run.spikes_of(gids, t0, t1)
-    return len(t) / max(len(gids), 1) / ((t1 - t0) / 1000.0)
-
-
 def run(exp) -> None:
-    from ..scene import load
-    afferent_type = load(exp.scene_name).brain.afferents.cell_type
     for seed in exp.seeds:
         on = exp.run("stim", seed)
         off = exp.run("motor_off", seed, MOTOR_OFF)
@@ -46,15 +38,16 @@ def run(exp) -> None:
         k = f"seed{seed}."
         l5b = on.cells(region="MOp", layer="L5B", kind="E")
         # baseline from 50 ms (after the start-up transient) to the onset
-        base, burst = _rate(on, l5b, 50.0, start), _rate(on, l5b, start, min(stop, start + 500))
+        base = on.mean_rate(l5b, 50.0, start)
+        burst = on.mean_rate(l5b, start, min(stop, start + MOVE_MS))
         exp.check(k + "L5B_rate_ratio_stim_vs_before", burst / base if base > 0 else
                   float("inf"), ">=", 2.0, note=f"{base:.2f} -> {burst:.2f} Hz")
         exp.check(k + "max_joint_change_deg", _excursion_deg(on), ">", 10.0)
         exp.check(k + "max_joint_change_deg_motor_off", _excursion_deg(off), "<", 1.0)
-        aff = np.flatnonzero(on.type_name == afferent_type)
-        r_on, r_off = _rate(on, aff, start, stop), _rate(nofb, aff, start, stop)
+        aff = np.flatnonzero(on.type_name == on.afferent_type)
+        r_on, r_off = on.mean_rate(aff, start, stop), nofb.mean_rate(aff, start, stop)
         exp.check(k + "feedback_rate_change", abs(r_on - r_off) / max(r_off, 1e-9), ">=", 0.1,
-                  note=f"{afferent_type}: {r_on:.2f} Hz with feedback, {r_off:.2f} without")
+                  note=f"{on.afferent_type}: {r_on:.2f} Hz with feedback, {r_off:.2f} without")
         t = on.body["time_s"]
         curves = {f"{j} (motor on)": (t, np.degrees(on.body["qpos"][:, i]))
                   for i, j in enumerate(on.joint_names)}
@@ -62,4 +55,4 @@ def run(exp) -> None:
                                             np.degrees(off.body["qpos"][:, i]))
                        for i, j in enumerate(off.joint_names)})
         exp.figure(figures.profile_figure(curves, exp.out_dir / f"forelimb_seed{seed}.png",
-                                             xlabel="time (s)", ylabel="joint angle (deg)"))
+                                          xlabel="time (s)", ylabel="joint angle (deg)"))

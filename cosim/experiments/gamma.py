@@ -13,7 +13,8 @@ import numpy as np
 from .. import analysis as an
 from ..analysis import figures
 
-__all__ = ["run_gamma", "run_phase", "m1_rate", "LAYERS", "TYPES"]
+__all__ = ["run_gamma", "run_phase", "m1_cells", "m1_rate", "group_phases", "window",
+           "LAYERS", "TYPES"]
 
 LAYERS = ("L2/3", "L5A", "L5B", "L6")
 TYPES = ("E", "FS", "LTS")
@@ -27,16 +28,18 @@ def window(run) -> tuple:
     return start + ONSET_MS, min(stop, run.duration_ms)
 
 
-def m1_rate(run, t0, t1, region="MOp"):
-    """(t ms, rate Hz) of the non-stimulated E cells of ``region`` in 1 ms bins."""
-    gids = run.cells(region=region, kind="E", stimulated=False)
-    t, _ = run.spikes_of(gids, t0, t1)
-    return an.population_rate(t, len(gids), t0, t1, bin_ms=1.0)
+def m1_cells(run) -> np.ndarray:
+    """The analysed population: M1 E cells that the stimulus does not reach."""
+    return run.cells(region="MOp", kind="E", stimulated=False)
+
+
+def m1_rate(run, t0, t1) -> tuple:
+    """(t ms, rate Hz) of ``m1_cells`` in 1 ms bins over [t0, t1): the gamma reference."""
+    return run.population_rate(m1_cells(run), t0, t1)
 
 
 def _spectrum(run, t0, t1):
-    _, r = m1_rate(run, t0, t1)
-    return an.welch_psd(r, 1000.0)
+    return an.welch_psd(m1_rate(run, t0, t1)[1], 1000.0)
 
 
 def run_gamma(exp) -> None:
@@ -63,10 +66,9 @@ def run_gamma(exp) -> None:
         exp.check(k + "stimulated_max_type_rate_Hz", _max_type_rate(stim, stim_gids, rates),
                   "<", 60.0)
         exp.record(k + "n_stimulated_cells", len(stim_gids))
-        exp.record(k + "m1_E_rate_Hz", {"stimulus": _mean_rate(stim, t0, t1),
-                                        "control": _mean_rate(ctrl, t0, t1)})
-    exp.figure(figures.spectra_figure(curves, exp.out_dir / "gamma_spectra.png",
-                                         band=BAND))
+        exp.record(k + "m1_E_rate_Hz", {"stimulus": stim.mean_rate(m1_cells(stim), t0, t1),
+                                        "control": ctrl.mean_rate(m1_cells(ctrl), t0, t1)})
+    exp.figure(figures.spectra_figure(curves, exp.out_dir / "gamma_spectra.png", band=BAND))
 
 
 def _max_type_rate(run, gids, rates) -> float:
@@ -74,23 +76,21 @@ def _max_type_rate(run, gids, rates) -> float:
     return max((float(rates[names == n].mean()) for n in np.unique(names)), default=0.0)
 
 
-def _mean_rate(run, t0, t1) -> float:
-    gids = run.cells(region="MOp", kind="E", stimulated=False)
-    t, _ = run.spikes_of(gids, t0, t1)
-    return len(t) / max(len(gids), 1) / ((t1 - t0) / 1000.0)
-
-
-def phase_stats(run, region="MOp", t0=None, t1=None, reference=None):
-    """{(layer, type): phases rad} and stats, relative to the 30-50 Hz phase of
-    ``reference`` (default: the non-stimulated E rate of ``region``)."""
-    if t0 is None:
-        t0, t1 = window(run)
-    t, r = reference if reference is not None else m1_rate(run, t0, t1)
-    phase = an.hilbert_phase(r, 1000.0, *BAND)
-    groups = {(lay, ty): run.cells(region=region, layer=lay, kind=ty, stimulated=False)
-              for lay in LAYERS for ty in TYPES}
+def group_phases(run, groups: dict, t0, t1) -> dict:
+    """Spike phases (rad) of each group of gids relative to the 30-50 Hz phase of
+    ``m1_rate`` (0 at its peaks, later = positive)."""
+    t, rate = m1_rate(run, t0, t1)
+    phase = an.hilbert_phase(rate, 1000.0, *BAND)
     ts, gs = run.spikes_of(np.concatenate(list(groups.values())), t0, t1)
-    phases = an.group_spike_phases(ts, gs, groups, t, phase)
+    return an.group_spike_phases(ts, gs, groups, t, phase)
+
+
+def phase_stats(run):
+    """{(layer, type): phases rad} and {(layer, type): stats} of the non-stimulated M1
+    cells in the analysis window."""
+    groups = {(lay, ty): run.cells(region="MOp", layer=lay, kind=ty, stimulated=False)
+              for lay in LAYERS for ty in TYPES}
+    phases = group_phases(run, groups, *window(run))
     return phases, {k: {"mean_deg": float(np.degrees(an.circular_mean(p))),
                         "vector_strength": an.vector_strength(p), "n_spikes": int(p.size)}
                     for k, p in phases.items()}

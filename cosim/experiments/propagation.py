@@ -8,11 +8,9 @@ vector strength of each population's spikes relative to the M1 gamma phase.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .. import analysis as an
 from ..analysis import figures
-from .gamma import BAND, m1_rate, window
+from .gamma import BAND, group_phases, m1_cells, m1_rate, window
 
 __all__ = ["run"]
 
@@ -27,19 +25,15 @@ M1_ALONE = ('brain.cut=["MOp->*", "*->MOp"]',)
 def _targets(run):
     return {"M2 E": run.cells(region="MOs", kind="E"), "pons": run.cells(region="PG"),
             "granule": run.cells(kind="GR"), "Purkinje": run.cells(kind="PC"),
-            "M1 E": run.cells(region="MOp", kind="E", stimulated=False)}
-
-
-def _rate(run, gids, t0, t1):
-    t, _ = run.spikes_of(gids, t0, t1)
-    return an.population_rate(t, len(gids), t0, t1, bin_ms=1.0)[1]
+            "M1 E": m1_cells(run)}
 
 
 def _coherences(run, t0, t1, seed):
-    _, ref = m1_rate(run, t0, t1)
+    ref = m1_rate(run, t0, t1)[1]
+    targets = _targets(run)
     out, curves = {}, {}
     for name in ("M2 E", "pons", "granule"):
-        x = _rate(run, _targets(run)[name], t0, t1)
+        x = run.population_rate(targets[name], t0, t1)[1]
         out[name] = an.coherence_vs_chance(ref, x, 1000.0, *BAND, seed=seed,
                                            segment_ms=SEGMENT_MS)
         curves[name] = an.coherence(ref, x, 1000.0, segment_ms=SEGMENT_MS)
@@ -47,12 +41,8 @@ def _coherences(run, t0, t1, seed):
 
 
 def _locking(run, t0, t1):
-    t, r = m1_rate(run, t0, t1)
-    phase = an.hilbert_phase(r, 1000.0, *BAND)
-    groups = _targets(run)
-    ts, gs = run.spikes_of(np.concatenate(list(groups.values())), t0, t1)
-    ph = an.group_spike_phases(ts, gs, groups, t, phase)
-    return {k: an.vector_strength(p) for k, p in ph.items()}
+    return {k: an.vector_strength(p)
+            for k, p in group_phases(run, _targets(run), t0, t1).items()}
 
 
 def run(exp) -> None:

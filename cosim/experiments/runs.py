@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import operator
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +31,11 @@ class RunData:
     region: np.ndarray             # str per cell
     layer: np.ndarray              # str per cell
     dc_site: np.ndarray            # int per cell, -1: not positionally stimulated
-    ijk: np.ndarray | None
-    grid_shape: tuple
     body: dict
     joint_names: list
     stim_window_ms: tuple          # (start, stop) of brain.dc[0]
     duration_ms: float
+    afferent_type: str             # the cell type that hears the body ("" if none)
 
     @classmethod
     def read(cls, path) -> "RunData":
@@ -44,17 +44,16 @@ class RunData:
             names = c["type_names"][()].astype(str)
             dec = lambda k: c[k][()].astype(str)                       # noqa: E731
             scene = json.loads(f.attrs["scene_resolved"])
-            dc = scene["brain"]["dc"]
+            dc, aff = scene["brain"]["dc"], scene["brain"]["afferents"]
             win = (float(dc[0]["start_ms"]), float(dc[0]["stop_ms"])) if dc else (0.0, 0.0)
             return cls(path=str(path), t_ms=f["spikes/brain/timestamps"][()],
                        gid=f["spikes/brain/node_ids"][()].astype(np.int64),
                        type_name=names[c["type_id"][()]], region=dec("region"),
                        layer=dec("layer"), dc_site=c["dc_site"][()],
-                       ijk=c["ijk"][()] if "ijk" in c else None,
-                       grid_shape=tuple(c["grid_shape"][()]) if "grid_shape" in c else (),
                        body={k: f["body"][k][()] for k in f["body"]},
                        joint_names=list(f["body"].attrs["joint_names"]),
-                       stim_window_ms=win, duration_ms=float(f.attrs["duration_ms"]))
+                       stim_window_ms=win, duration_ms=float(f.attrs["duration_ms"]),
+                       afferent_type=aff["cell_type"] if aff else "")
 
     @property
     def n(self) -> int:
@@ -69,7 +68,7 @@ class RunData:
         if layer is not None:
             m &= self.layer == layer
         if kind is not None:
-            base = np.char.partition(self.type_name.astype(str), ".")[:, 2]
+            base = np.char.rpartition(self.type_name.astype(str), ".")[:, 2]
             m &= (np.char.endswith(base, f"_{kind}") | (base == kind))
         if stimulated is not None:
             m &= (self.dc_site >= 0) == stimulated
@@ -79,6 +78,15 @@ class RunData:
         """(times ms, gids) of the spikes of ``gids`` in [t0, t1)."""
         sel = np.isin(self.gid, gids) & (self.t_ms >= t0) & (self.t_ms < t1)
         return self.t_ms[sel], self.gid[sel]
+
+    def population_rate(self, gids: np.ndarray, t0: float, t1: float) -> tuple:
+        """(bin centres ms, rate Hz) of the population ``gids``, 1 ms bins over [t0, t1)."""
+        from ..analysis import population_rate
+        return population_rate(self.spikes_of(gids, t0, t1)[0], len(gids), t0, t1)
+
+    def mean_rate(self, gids: np.ndarray, t0: float, t1: float) -> float:
+        """Mean rate (Hz) per cell of ``gids`` over [t0, t1)."""
+        return len(self.spikes_of(gids, t0, t1)[0]) / max(len(gids), 1) / ((t1 - t0) / 1e3)
 
 
 @dataclass
@@ -165,11 +173,14 @@ def _reusable(path: Path, scene) -> bool:
         return False
 
 
+_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
+        "==": operator.eq, "in": lambda v, t: t[0] <= v <= t[1]}
+
+
 def _compare(v, op, t) -> bool:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
-        return False
-    return {">=": v >= t, "<=": v <= t, ">": v > t, "<": v < t, "==": v == t}[op] \
-        if not isinstance(t, tuple) else (t[0] <= v <= t[1])
+        return False                     # NaN (no spikes, no phase) never passes
+    return bool(_OPS[op](v, t))
 
 
 def _plain(v):

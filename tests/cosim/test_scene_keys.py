@@ -45,7 +45,7 @@ def test_cli_set_reaches_the_run_and_is_recorded(tmp_path, small_scene_path):
 
 def _indegree(model, gids):
     syn = connect(model.params, model.cells, gids, model.dt_ms, model.seed)
-    return np.bincount(syn.target, minlength=len(gids)) / 1.0
+    return np.bincount(syn.target, minlength=len(gids))
 
 
 def test_focus_is_denser_but_keeps_in_degrees():
