@@ -33,6 +33,15 @@ def _positive(name: str, value: float) -> None:
         raise ValueError(f"{name} = {value!r}: must be > 0")
 
 
+def _fraction_of_real(name: str, value: float) -> None:
+    # A density scale is the fraction of the real neuron density placed: above 1 the
+    # model would hold more cells than the tissue (and the build can run for hours
+    # counting synapses before it runs out of memory), so refuse it before any work.
+    if not (0 < value <= 1):
+        raise ValueError(f"{name} = {value!r}: must be a fraction of the real density, "
+                         f"0 < value <= 1 (e.g. 0.01 for 1 %)")
+
+
 def _non_negative(name: str, value: float) -> None:
     if not (value >= 0):
         raise ValueError(f"{name} = {value!r}: must be >= 0")
@@ -389,7 +398,7 @@ class Focus:
         if len(self.voxel) != 3:
             raise ValueError(f"voxel = {list(self.voxel)!r}: must be a grid index [i, j, k]")
         _positive("radius_um", self.radius_um)
-        _positive("density_scale", self.density_scale)
+        _fraction_of_real("density_scale", self.density_scale)
         if not self.regions:
             raise ValueError("regions = []: name at least one region")
 
@@ -420,10 +429,10 @@ class BrainParams:
     cut: tuple = ()
 
     def __post_init__(self):
-        _positive("density_scale", self.density_scale)
+        _fraction_of_real("density_scale", self.density_scale)
         _positive("placement_scale", self.placement_scale)
         for r, v in self.region_density_scale.items():
-            _positive(f"region_density_scale.{r}", v)
+            _fraction_of_real(f"region_density_scale.{r}", v)
         for c in self.cut:
             if not isinstance(c, str) or c.count("->") != 1 or "" in c.split("->"):
                 raise ValueError(f"cut: {c!r} must look like 'SRC->DST' (regions or *)")

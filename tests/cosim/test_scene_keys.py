@@ -28,10 +28,19 @@ def test_override_parsing_and_validation():
     assert s.brain.dc[0].amplitude_pA == 350.0 and s.run.seed == 4
     for bad, words in [("brain.dc[3].amplitude_pA=1", "index out of range"),
                        ("brain.densty_scale=0.1", "unknown key"),
-                       ("brain.density_scale=-1", "must be > 0"),
+                       ("brain.density_scale=-1", "0 < value <= 1"),
+                       # more cells than the tissue holds: refused at load, not after
+                       # hours of counting synapses
+                       ("brain.density_scale=1.5", "density_scale = 1.5: must be a fraction"),
                        ("brain.density_scale", "KEY=VALUE")]:
         with pytest.raises(SceneError, match=words):
             load("demo", overrides=[bad])
+    for bad, words in [("brain.region_density_scale={MOp=10}",
+                        r"brain.region_density_scale.MOp: .* = 10: must be a fraction"),
+                       (FOCUS.replace("density_scale=0.1", "density_scale=3.0"),
+                        r"brain.focus\[0\].density_scale: .* = 3.0: must be a fraction")]:
+        with pytest.raises(SceneError, match=words):
+            load("m1_m2_th_pg_cb", overrides=[bad])
 
 
 def test_cli_set_reaches_the_run_and_is_recorded(tmp_path, small_scene_path):
