@@ -64,14 +64,17 @@ def stimulated_cells(model: Model, stim) -> np.ndarray:
 def dc_schedule(model: Model, local_gids: np.ndarray) -> DCSchedule:
     """DC current per local cell over time from the model's DC stimuli."""
     dt = model.dt_ms
+    c_m_pF = np.array([t.C_m_pF for t in model.params.cell_types])[
+        model.cells.type_id[local_gids]]
     edges = {0}
     stims = []
     for stim in model.params.dc:
         start = int(round(stim.start_ms / dt))
         stop = int(round(stim.stop_ms / dt)) if np.isfinite(stim.stop_ms) else 2**62
         edges.update((start, stop))
-        stims.append((start, stop, _targets(model, local_gids, stim.cell_types, stim.columns,
-                                            stim.voxels), stim.amplitude_pA))
+        mask = _targets(model, local_gids, stim.cell_types, stim.columns, stim.voxels)
+        stims.append((start, stop, mask, stim.amplitude_pA
+                      + stim.amplitude_pA_per_pF * c_m_pF[mask]))
     steps = np.array(sorted(edges), dtype=np.int64)
     current = np.zeros((len(steps), len(local_gids)))
     for j, s in enumerate(steps):

@@ -246,7 +246,8 @@ class DelayParams:
 
 @dataclass(frozen=True, kw_only=True)
 class DCStimulus:
-    """Constant current into the cells of ``cell_types`` in the given voxels.
+    """Constant current into the cells of ``cell_types`` in the given voxels:
+    ``amplitude_pA + amplitude_pA_per_pF * C_m_pF`` of each cell (pA).
 
     columns: ((ix, iy), ...) surface columns (patch: column index; voxel atlases: the
     (AP, LR) grid index, a vertical line of voxels); voxels: ((i, j, k), ...) single
@@ -255,7 +256,11 @@ class DCStimulus:
     """
 
     cell_types: tuple
-    amplitude_pA: float
+    amplitude_pA: float = 0.0
+    # Added per pF of the cell's capacitance: a current that scales with membrane area
+    # (e.g. a photocurrent in a uniformly expressing population), so a 100 pF FS cell gets
+    # less than a 250 pF pyramidal cell instead of being driven to hundreds of Hz.
+    amplitude_pA_per_pF: float = 0.0
     start_ms: float = 0.0
     stop_ms: float = math.inf
     columns: tuple = ()
@@ -266,6 +271,7 @@ class DCStimulus:
             if len(v) != 3:
                 raise ValueError(f"voxels: {list(v)!r} must be a grid index [i, j, k]")
         _finite("amplitude_pA", self.amplitude_pA)
+        _finite("amplitude_pA_per_pF", self.amplitude_pA_per_pF)
         _non_negative("start_ms", self.start_ms)
         if not (self.stop_ms > self.start_ms):
             raise ValueError(f"stop_ms = {self.stop_ms}: must be > start_ms = {self.start_ms}")

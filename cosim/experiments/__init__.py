@@ -1,8 +1,8 @@
 """``cosim experiment NAME``: the seed's results, each one command on a shipped scene.
 
 An experiment runs its scene (and the controls it needs, derived with documented scene
-keys: ``brain.dc[i].amplitude_pA = 0`` for no stimulus, ``brain.cut`` for pathways,
-``bridge.motor_output`` / ``bridge.feedback``), keeps every run's HDF5 file in its output
+keys: ``brain.dc[i].amplitude_pA = 0`` and ``amplitude_pA_per_pF = 0`` for no stimulus,
+``brain.cut`` for pathways, ``bridge.motor_output`` / ``bridge.feedback``), keeps every run's HDF5 file in its output
 folder, measures from the raw spikes with ``cosim.analysis`` and writes
 ``metrics.json``: every value next to the criterion it is checked against.
 """

@@ -2,7 +2,7 @@
 
 gamma: the population rate of the M1 E cells that are NOT stimulated, during the
 stimulus (the first 100 ms after onset left out), against the same scene with
-``brain.dc[0].amplitude_pA = 0`` (the no-stimulus control).
+``brain.dc[0].amplitude_pA = 0`` and ``amplitude_pA_per_pF = 0`` (the no-stimulus control).
 phase: in the same run, the 30-50 Hz phase of every spike of the non-stimulated M1
 cells relative to that population rate, per layer and type (seed fig. 1D).
 """
@@ -20,7 +20,7 @@ LAYERS = ("L2/3", "L5A", "L5B", "L6")
 TYPES = ("E", "FS", "LTS")
 BAND, HIGH = (30.0, 50.0), (60.0, 100.0)
 ONSET_MS = 100.0
-CONTROL = ("brain.dc[0].amplitude_pA=0.0",)
+CONTROL = ("brain.dc[0].amplitude_pA=0.0", "brain.dc[0].amplitude_pA_per_pF=0.0")
 
 
 def window(run) -> tuple:
