@@ -9,7 +9,12 @@ file with everything up to the last chunk.  Layout::
             atlases add ijk, sheet_um, hemisphere, grid_shape
     /body/{time_s, qpos, qvel, excitation, activation, force_N, length_m, velocity_m_per_s}
     /bridge/{interval, counts, afferent_rates_Hz, pool_size}
-    /scene  (the scene file text); attrs: version, seed, mode, ranks, wall_s, ...
+    /scene  (the scene file text)
+
+Root attributes: SONATA's ``magic`` (uint32 0x0A7A) and ``version`` (uint32 [0, 1]);
+ours: cosim_version (package version), seed, mode, n_brain_ranks, wall_s, complete, ...
+``/spikes/brain`` has SONATA's ``sorting`` attribute, an HDF5 enum over uint8
+(none=0, by_id=1, by_time=2), set to by_time; libsonata's SpikeReader opens the file.
 """
 from __future__ import annotations
 
@@ -19,7 +24,13 @@ import time
 import h5py
 import numpy as np
 
-__all__ = ["RunWriter", "SpikeBuffer", "package_version"]
+__all__ = ["RunWriter", "SpikeBuffer", "package_version", "SORTING", "SONATA_MAGIC",
+           "SONATA_VERSION"]
+
+SONATA_MAGIC = 0x0A7A
+SONATA_VERSION = (0, 1)
+# SONATA's /spikes/<population> "sorting" attribute: an HDF5 enum over uint8.
+SORTING = h5py.enum_dtype({"none": 0, "by_id": 1, "by_time": 2}, basetype="u1")
 
 
 def package_version() -> str:
@@ -71,7 +82,9 @@ class RunWriter:
         self.dt_ms = scene.run.dt_ms
         self.f = h5py.File(self.path, "w")
         f = self.f
-        f.attrs.update(version=package_version(), seed=scene.run.seed, mode=mode,
+        f.attrs.create("magic", SONATA_MAGIC, dtype="u4")
+        f.attrs.create("version", SONATA_VERSION, dtype="u4")
+        f.attrs.update(cosim_version=package_version(), seed=scene.run.seed, mode=mode,
                        n_brain_ranks=n_brain_ranks, scene_path=scene.path,
                        dt_ms=scene.run.dt_ms, interval_ms=scene.bridge.interval_ms,
                        duration_ms=scene.run.duration_ms, complete=False,
@@ -80,7 +93,7 @@ class RunWriter:
         f.attrs["overrides"] = json.dumps(list(scene.overrides))
         f.attrs["scene_resolved"] = json.dumps(_resolved(scene), default=str)
         pop = f.create_group("spikes").create_group("brain")
-        pop.attrs["sorting"] = "by_time"
+        pop.attrs.create("sorting", 2, dtype=SORTING)          # by_time
         self.t = _appendable(pop, "timestamps", (), np.float64)
         self.t.attrs["units"] = "ms"
         self.ids = _appendable(pop, "node_ids", (), np.uint64)

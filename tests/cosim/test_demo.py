@@ -89,7 +89,7 @@ def test_output_file_layout_and_spikes_equal_memory(tmp_path, small_scene_path):
                      "body/qvel", "body/excitation", "body/activation", "body/force_N",
                      "body/length_m", "bridge/counts", "bridge/afferent_rates_Hz", "scene"):
             assert name in f, name
-        assert f.attrs["version"] and f.attrs["complete"]
+        assert f.attrs["cosim_version"] and f.attrs["complete"]
         assert f["scene"][()].decode() == scene.text
         t = f["spikes/brain/timestamps"][:]
         ids = f["spikes/brain/node_ids"][:]
