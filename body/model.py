@@ -7,12 +7,14 @@ are not exposed.
 
 from __future__ import annotations
 
+import functools
 import os
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
-__all__ = ["load_model", "muscle_indices", "muscle_names", "joint_indices", "joint_names"]
+__all__ = ["load_model", "MjcfInfo", "mjcf_info", "muscle_indices", "muscle_names", "joint_indices", "joint_names"]
 
 
 def load_model(path: str | os.PathLike[str]) -> mujoco.MjModel:
@@ -41,7 +43,9 @@ def load_model(path: str | os.PathLike[str]) -> mujoco.MjModel:
     try:
         model = mujoco.MjModel.from_xml_path(path)
     except Exception as err:  # MuJoCo reports XML and compile errors as ValueError today
-        raise ValueError(f"{path}: MuJoCo could not compile the model: {err}") from err
+        # one line: MuJoCo's message spans several ("XML Error: ...\nElement ..., line 3")
+        msg = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        raise ValueError(f"{path}: MuJoCo could not compile the model: {msg}") from err
     if muscle_indices(model).size == 0:
         raise ValueError(
             f"{path}: the model has no muscle actuators ({model.nu} actuators in total); "
@@ -49,6 +53,34 @@ def load_model(path: str | os.PathLike[str]) -> mujoco.MjModel:
             '(or <general gaintype="muscle" biastype="muscle" dyntype="muscle">)'
         )
     return model
+
+
+@dataclass(frozen=True)
+class MjcfInfo:
+    """What a scene checks against before building: timestep (s) and the names it has."""
+
+    path: str
+    timestep_s: float
+    muscles: tuple
+    sites: tuple
+    bodies: tuple
+
+
+@functools.lru_cache(maxsize=16)
+def _info(path: str, mtime_ns: int, size: int) -> MjcfInfo:
+    m = load_model(path)
+    return MjcfInfo(path=path, timestep_s=float(m.opt.timestep), muscles=muscle_names(m),
+                    sites=tuple(m.site(i).name for i in range(m.nsite) if m.site(i).name),
+                    bodies=tuple(m.body(i).name for i in range(m.nbody) if m.body(i).name))
+
+
+def mjcf_info(path: str | os.PathLike[str]) -> MjcfInfo:
+    """`load_model` once per file version (cached on path, mtime and size); same errors."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"MJCF file not found: {path}")
+    st = os.stat(path)
+    return _info(path, st.st_mtime_ns, st.st_size)
 
 
 def muscle_indices(model: mujoco.MjModel) -> np.ndarray:

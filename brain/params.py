@@ -29,8 +29,8 @@ class ParamError(ValueError):
 
 def _positive(name: str, value: float) -> None:
     # `not (v > 0)` also rejects NaN.
-    if not (value > 0):
-        raise ValueError(f"{name} = {value!r}: must be > 0")
+    if not (value > 0) or math.isinf(value):
+        raise ValueError(f"{name} = {value!r}: must be > 0 and finite")
 
 
 def _fraction_of_real(name: str, value: float) -> None:
@@ -43,8 +43,8 @@ def _fraction_of_real(name: str, value: float) -> None:
 
 
 def _non_negative(name: str, value: float) -> None:
-    if not (value >= 0):
-        raise ValueError(f"{name} = {value!r}: must be >= 0")
+    if not (value >= 0) or math.isinf(value):
+        raise ValueError(f"{name} = {value!r}: must be >= 0 and finite")
 
 
 def _finite(name: str, value: float) -> None:

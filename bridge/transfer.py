@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
 
 import numpy as np
 
@@ -17,8 +18,8 @@ class MuscleTransfer:
     saturation: float = 1.0
 
     def __post_init__(self):
-        if not (self.gain_per_Hz >= 0):
-            raise ValueError(f"gain_per_Hz = {self.gain_per_Hz!r}: must be >= 0")
+        if not (0 <= self.gain_per_Hz < math.inf):
+            raise ValueError(f"gain_per_Hz = {self.gain_per_Hz!r}: must be >= 0 and finite")
         if not (0 <= self.baseline <= 1):
             raise ValueError(f"baseline = {self.baseline!r}: must be in [0, 1]")
         if not (0 < self.saturation <= 1):
@@ -49,10 +50,10 @@ class BridgeParams:
     muscles: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if not (self.interval_ms > 0):
-            raise ValueError(f"interval_ms = {self.interval_ms!r}: must be > 0")
-        if not (self.rate_tau_ms >= 0):
-            raise ValueError(f"rate_tau_ms = {self.rate_tau_ms!r}: must be >= 0")
+        if not (0 < self.interval_ms < math.inf):
+            raise ValueError(f"interval_ms = {self.interval_ms!r}: must be > 0 and finite")
+        if not (0 <= self.rate_tau_ms < math.inf):
+            raise ValueError(f"rate_tau_ms = {self.rate_tau_ms!r}: must be >= 0 and finite")
 
     def transfer_arrays(self, muscle_names):
         """(gain_per_Hz, baseline, saturation) as float64[n_muscles] for these muscles."""

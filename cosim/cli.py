@@ -9,12 +9,39 @@ from pathlib import Path
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line (``cosim run: error: argument --seed: ...``), exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind, low=None, strict=True):
+    """An argparse type: a finite ``kind`` number, > low (strict) or >= low."""
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"{text!r}: must be finite")
+        if low is not None and (value <= low if strict else value < low):
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {'>' if strict else '>='} {low}")
+        return value
+    convert.__name__ = kind.__name__
+    return convert
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("scene", help="scene file (TOML), or the name of a shipped scene, e.g. demo")
     p.add_argument("-o", "--output", metavar="OUT.h5",
-                   help="output HDF5 file (default: <scene name>.h5 in the current folder)")
-    p.add_argument("--seed", type=int, metavar="S", help="override the scene's run.seed")
-    p.add_argument("--duration", type=float, metavar="MS",
+                   help="output HDF5 file (default: <scene name>.h5 in the current folder); "
+                   "its folder must exist, and an existing file is refused unless --overwrite")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output file")
+    p.add_argument("--seed", type=_number(int, 0, strict=False), metavar="S",
+                   help="override the scene's run.seed")
+    p.add_argument("--duration", type=_number(float, 0), metavar="MS",
                    help="override run.duration_ms (simulated milliseconds)")
     p.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
     _add_set_option(p)
@@ -28,9 +55,14 @@ def _add_set_option(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cosim", description="Brain-body co-simulation: a spiking "
-                                "mouse motor-cortex model driving a MuJoCo forelimb.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = _Parser(prog="cosim", description="Brain-body co-simulation: a spiking "
+                "mouse motor-cortex model driving a MuJoCo forelimb. Every input (scene, MJCF, "
+                "options, output paths) is checked before any work starts; an error is one "
+                "line on stderr and exit status 2.")
+    p.add_argument("--debug", action="store_true",
+                   help="show the Python traceback of an error (before the command)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           parser_class=_Parser)
     run = sub.add_parser("run", help="run a scene in this process (no MPI needed)",
                          description="Run SCENE embedded: brain, bridge and body in one "
                          "process. Writes OUT.h5 and a summary figure OUT.png.")
@@ -43,9 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                             "SCENE : -n 1 python -m body SCENE, with this environment's "
                             "mpiexec and python.")
     _add_run_options(launch)
-    launch.add_argument("--brain-ranks", type=int, default=2, metavar="N",
+    launch.add_argument("--brain-ranks", type=_number(int, 1, strict=False), default=2, metavar="N",
                         help="number of brain ranks (default 2); one body rank is added")
-    launch.add_argument("--members", type=int, default=1, metavar="M",
+    launch.add_argument("--members", type=_number(int, 1, strict=False), default=1, metavar="M",
                         help="run M independent ensemble members (seeds seed, seed+1, ...) "
                         "in one job; member m writes OUT_member<m>.h5")
     launch.add_argument("--dry-run", action="store_true",
@@ -63,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
                            "synapses per pathway, memory and build time.")
     build.add_argument("scene", help="scene file (TOML) or the name of a shipped scene")
     build.add_argument("--json", metavar="OUT.json", help="also write the summary as JSON")
-    build.add_argument("--ranks", type=int, default=1, metavar="N",
+    build.add_argument("--ranks", type=_number(int, 1, strict=False), default=1, metavar="N",
                        help="build the synapses of N brain ranks (default 1)")
     build.add_argument("--no-cache", action="store_true",
                        help="neither read nor write the model cache")
@@ -84,18 +116,21 @@ def _parser() -> argparse.ArgumentParser:
                          description="Run experiment NAME (gamma, phase, propagation, "
                          "forelimb) on a shipped scene and its controls; write DIR/metrics.json "
                          "(every value with its criterion), PNG figures and the HDF5 file of "
-                         "every run. Exit status 0 when every criterion holds, 1 otherwise.")
+                         "every run. DIR is created if missing; it may hold an earlier "
+                         "experiment's runs: a complete run file of the same scene, seed and "
+                         "duration is reused, any other file of that name is replaced. Exit "
+                         "status 0 when every criterion holds, 1 otherwise, 2 on bad input.")
     exp.add_argument("name", help="gamma, phase, propagation or forelimb")
     exp.add_argument("-o", "--output", metavar="DIR", help="output folder "
                      "(default: experiments/<name>)")
-    exp.add_argument("--scale", type=float, default=1.0, metavar="S",
+    exp.add_argument("--scale", type=_number(float, 0), default=1.0, metavar="S",
                      help="place S x the scene's cells, in-degrees unchanged (default 1)")
     exp.add_argument("--atlas", choices=("synthetic", "allen"), default="synthetic",
                      help="synthetic brain (m1_m2_th_pg_cb) or the real CCF "
                      "(ccf_motor_left, needs COSIM_DATA)")
-    exp.add_argument("--seed", type=int, nargs="+", default=[1, 2, 3], metavar="S",
+    exp.add_argument("--seed", type=_number(int, 0, strict=False), nargs="+", default=[1, 2, 3], metavar="S",
                      help="seeds, one set of runs each (default 1 2 3)")
-    exp.add_argument("--duration", type=float, metavar="MS", help="override run.duration_ms")
+    exp.add_argument("--duration", type=_number(float, 0), metavar="MS", help="override run.duration_ms")
     exp.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub.add_parser("info", help="print versions of the package and its dependencies",
                    description="Print versions of brain-body-cosim, Python, numpy, numba, "
@@ -103,8 +138,23 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _output_path(args) -> Path:
-    return Path(args.output) if args.output else Path(Path(args.scene).stem + ".h5")
+def _output_path(args, members: int = 1) -> Path:
+    """The output file, checked before any work: its folder exists, and it does not
+    exist unless --overwrite (with M members: each OUT_member<m>.h5)."""
+    from .ranks import member_output
+    out = Path(args.output) if args.output else Path(Path(args.scene).stem + ".h5")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"-o {out}: output folder {str(parent)!r} does not exist "
+                                "(create it first)")
+    for m in range(members):
+        path = Path(member_output(str(out), m, members))
+        if path.is_dir():
+            raise IsADirectoryError(f"-o {out}: {path} is a folder, not a file")
+        if path.exists() and not args.overwrite:
+            raise FileExistsError(f"-o {out}: {path} exists; pass --overwrite to replace it "
+                                  "or choose another -o")
+    return out
 
 
 def _load(args):
@@ -119,8 +169,8 @@ def _cmd_run(args) -> int:
     from .runner import run_embedded
     if args.no_cache:
         cache.set_enabled(False)
-    scene = _load(args)
     out = _output_path(args)
+    scene = _load(args)
     r = run_embedded(scene, out, progress=not args.no_progress)
     print(f"wrote {out}: {r.n_cells} cells, {r.n_synapses} synapses, {r.n_spikes} spikes; "
           f"{r.simulated_ms:.0f} ms simulated in {r.run_wall_s:.2f} s "
@@ -133,8 +183,8 @@ def _cmd_run(args) -> int:
 
 def _cmd_launch(args) -> int:
     from .launch import launch_env, mpmd_command, slurm_multiprog
+    out = _output_path(args, args.members)
     scene = _load(args)  # validate before starting any rank
-    out = _output_path(args)
     cmd = mpmd_command(scene.path, args.brain_ranks, out, args.seed, args.duration,
                        progress=not args.no_progress, members=args.members,
                        overrides=args.overrides)
@@ -157,8 +207,6 @@ def _cmd_build(args) -> int:
     from . import cache
     from .build import build_summary, format_summary
     from .scene import load
-    if args.ranks < 1:
-        raise ValueError(f"--ranks {args.ranks}: must be >= 1")
     if args.no_cache:
         cache.set_enabled(False)
     summary = build_summary(load(args.scene, overrides=args.overrides), args.ranks)
@@ -229,6 +277,8 @@ def _cmd_cache(args) -> int:
 def _cmd_experiment(args) -> int:
     from .experiments import run_experiment
     out = Path(args.output or Path("experiments") / args.name)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"-o {out}: exists and is not a folder")
     m = run_experiment(args.name, out, scale=args.scale, atlas=args.atlas, seeds=args.seed,
                        duration_ms=args.duration, progress=not args.no_progress)
     for key, v in m["metrics"].items():
@@ -254,9 +304,12 @@ def main(argv=None) -> int:
         return {"run": _cmd_run, "launch": _cmd_launch, "report": _cmd_report,
                 "build": _cmd_build, "show": _cmd_show,
                 "info": _cmd_info, "cache": _cmd_cache, "experiment": _cmd_experiment}[args.command](args)
-    except (SceneError, ProtocolError, FileNotFoundError, ValueError) as exc:
-        # Our errors are one line on stderr; bugs keep their traceback.
-        print(f"cosim: error: {exc}", file=sys.stderr)
+    except (SceneError, ProtocolError, OSError, ValueError) as exc:
+        # Input errors are one line on stderr (--debug: the traceback); bugs keep theirs.
+        if args.debug:
+            raise
+        text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"cosim {args.command}: error: {text}", file=sys.stderr)
         return 2
 
 

@@ -20,7 +20,7 @@ from brain.params import (AfferentInput, AtlasSpec, BrainParams, CellType,
                           PoissonInput, ProjectionRule, Receptor)
 from bridge.transfer import BridgeParams, MuscleTransfer
 
-from .scene_checks import check_cross
+from .scene_checks import check_body, check_cross
 from .schema import SceneError, array_of, check_type, make, one, suggest, table_of
 
 __all__ = ["SceneError", "RunParams", "Scene", "load", "loads", "apply_overrides",
@@ -238,6 +238,7 @@ def _parse(data: dict, ctx, base: Path, text: str) -> Scene:
     scene = Scene(path=str(ctx), text=text, run=run, brain=brain, body=body,
                   afferents=afferents, bridge=bridge)
     check_cross(scene)
+    check_body(scene, end_effector_given="end_effector" in body_table)
     return scene
 
 

@@ -5,7 +5,7 @@ from brain.params import ATLAS_LAYERS, AtlasSpec
 
 from .schema import SceneError, suggest
 
-__all__ = ["check_cross"]
+__all__ = ["check_cross", "check_body"]
 
 
 def _check_names(ctx, key, names, defined, what):
@@ -65,11 +65,20 @@ def check_cross(scene) -> None:
     if b.delays.min_ms < run.dt_ms:
         raise SceneError(ctx, "brain.delays.min_ms",
                          f"{b.delays.min_ms} must be >= run.dt_ms = {run.dt_ms}")
+    for kind, rules in (("connections", b.connections), ("projections", b.projections)):
+        for i, rule in enumerate(rules):
+            if rule.delay_ms is not None and rule.delay_ms < run.dt_ms:
+                raise SceneError(ctx, f"brain.{kind}[{i}].delay_ms",
+                                 f"{rule.delay_ms} must be >= run.dt_ms = {run.dt_ms}")
+    _check_body_timestep(scene)
     if isinstance(b.atlas, AtlasSpec):
         _check_voxel_atlas(scene)
         return
     layer_names = {layer.name for layer in b.atlas.layers}
+    patch_regions = [b.atlas.region] + ([b.atlas.thalamus] if b.atlas.thalamus_voxels else [])
     for t in b.cell_types:
+        _check_names(ctx, f"{_type_key(t)}.region", t.region, patch_regions,
+                     "region of the patch (brain.atlas.region or brain.atlas.thalamus)")
         if t.region == b.atlas.region and t.layer and t.layer not in layer_names:
             raise SceneError(ctx, f"brain.cell_types.{t.name}.layer",
                              f"layer {t.layer!r} is not in brain.atlas.layers "
@@ -86,6 +95,49 @@ def check_cross(scene) -> None:
         if stim.voxels:
             raise SceneError(ctx, f"brain.dc[{i}].voxels", "needs a voxel atlas (on the "
                              "patch, select columns)")
+
+
+def _mjcf(scene):
+    """The body's MJCF, compiled once per file version; its errors under body.mjcf_path."""
+    from body.model import mjcf_info
+    try:
+        return mjcf_info(scene.body.mjcf_path)
+    except (OSError, ValueError) as exc:
+        raise SceneError(scene.path, "body.mjcf_path", str(exc)) from None
+
+
+def _check_body_timestep(scene) -> None:
+    """The body steps one bridge interval at a time: interval and duration must be whole
+    multiples of its MuJoCo timestep (checked here, not after the build)."""
+    info = _mjcf(scene)
+    ts_s = scene.body.timestep_s or info.timestep_s
+    where = (f"body.timestep_s = {ts_s}" if scene.body.timestep_s else
+             f"<option timestep> of {info.path}")
+    ts_ms = round(ts_s * 1e3, 12)
+    for key, value_ms in (("bridge.interval_ms", scene.bridge.interval_ms),
+                          ("run.duration_ms", scene.run.duration_ms)):
+        n = round(value_ms * 1e-3 / ts_s)     # as Body.step counts its steps
+        if n < 1 or abs(n * ts_s - value_ms * 1e-3) > 1e-9 * value_ms * 1e-3:
+            example = round(max(n, 1) * ts_ms, 9)
+            raise SceneError(scene.path, key, f"{value_ms} must be a whole multiple of the "
+                             f"body timestep {ts_ms} ms ({where}); set {key} to a multiple "
+                             f"of {ts_ms} ms, e.g. {example}")
+
+
+def check_body(scene, end_effector_given: bool) -> None:
+    """Names the scene gives that the MJCF must have: muscles of bridge.muscles and
+    body.end_effector (when the scene sets it; only the reaching tasks use it)."""
+    info = _mjcf(scene)
+    for name in scene.bridge.muscles:
+        if name not in info.muscles:
+            raise SceneError(scene.path, f"bridge.muscles.{name}",
+                             f"no muscle {name!r} in {info.path}{suggest(name, info.muscles)}"
+                             f" (its muscles: {', '.join(info.muscles)})")
+    ee = scene.body.end_effector
+    if end_effector_given and ee not in info.sites and ee not in info.bodies:
+        raise SceneError(scene.path, "body.end_effector",
+                         f"{ee!r}: no site or body of that name in {info.path}"
+                         f"{suggest(ee, info.sites + info.bodies)}")
 
 
 def _type_key(t) -> str:
