@@ -17,7 +17,7 @@ from cosim.scene import SceneError, load, parse_override
 
 SYN = "m1_m2_th_pg_cb"
 SITE = [18, 14, 16]                       # an MOp L2/3 voxel of the synthetic brain
-FOCUS = f'brain.focus=[{{regions=["MOp"], voxel={SITE}, radius_um=300.0, density_scale=0.1}}]'
+FOCUS = f'brain.focus=[{{regions=["MOp"], voxel={SITE}, radius_um=300.0, density_scale=1.0}}]'
 
 
 def test_override_parsing_and_validation():
@@ -37,7 +37,7 @@ def test_override_parsing_and_validation():
             load("demo", overrides=[bad])
     for bad, words in [("brain.region_density_scale={MOp=10}",
                         r"brain.region_density_scale.MOp: .* = 10: must be a fraction"),
-                       (FOCUS.replace("density_scale=0.1", "density_scale=3.0"),
+                       (FOCUS.replace("density_scale=1.0", "density_scale=3.0"),
                         r"brain.focus\[0\].density_scale: .* = 3.0: must be a fraction")]:
         with pytest.raises(SceneError, match=words):
             load("m1_m2_th_pg_cb", overrides=[bad])
