@@ -90,6 +90,7 @@ class Body:
         self.data = mujoco.MjData(self.model)
         self.timestep_s = float(self.model.opt.timestep)
         self._muscle_ids = muscle_indices(self.model)
+        self._resets = 0
         self.muscle_names = muscle_names(self.model)
         self.n_muscles = len(self.muscle_names)
         self._joint_ids = joint_indices(self.model)
@@ -139,6 +140,7 @@ class Body:
         if self.params.init_qpos_noise > 0:
             self._perturb_joints(np.random.default_rng(seed))
         mujoco.mj_forward(m, d)
+        self._resets = self._reset_count()
 
     def _perturb_joints(self, rng: np.random.Generator) -> None:
         m = self.model
@@ -167,6 +169,33 @@ class Body:
         n_steps = self._n_steps(duration_s)
         muscles.set_excitation(self.model, self.data, self._muscle_ids, excitation)
         mujoco.mj_step(self.model, self.data, nstep=n_steps)
+
+    def fault(self) -> str | None:
+        """What is not finite in the physics state, or None when all is well.
+
+        MuJoCo resets a diverged simulation itself (and only counts a warning), so a
+        reset since the last call is reported too: the trajectory is no longer physical.
+        """
+        m, d, ids = self.model, self.data, self._muscle_ids
+        for name, values in (("activation", muscles.activation(m, d, ids)),
+                             ("force_N", muscles.force_N(m, d, ids))):
+            bad = np.flatnonzero(~np.isfinite(values))
+            if len(bad):
+                return f"muscle {self.muscle_names[bad[0]]}: {name} is {values[bad[0]]}"
+        for name, values in (("qpos", d.qpos), ("qvel", d.qvel)):
+            bad = np.flatnonzero(~np.isfinite(values))
+            if len(bad):
+                return f"{name}[{int(bad[0])}] is {values[bad[0]]}"
+        resets = self._reset_count()
+        if resets > self._resets:
+            self._resets = resets
+            return "MuJoCo found a non-finite or huge qpos/qvel/qacc and reset the state"
+        return None
+
+    def _reset_count(self) -> int:
+        return sum(int(self.data.warning[w].number) for w in (
+            mujoco.mjtWarning.mjWARN_BADQACC, mujoco.mjtWarning.mjWARN_BADQPOS,
+            mujoco.mjtWarning.mjWARN_BADQVEL))
 
     def _n_steps(self, duration_s: float) -> int:
         if not (duration_s > 0) or not np.isfinite(duration_s):

@@ -194,6 +194,15 @@ class Engine:
             self._current_key = key
         return self._current_pA
 
+    def _first_nonfinite(self) -> str:
+        """The first local cell with a non-finite potential: gid, type, region, layer."""
+        i = int(np.flatnonzero(~np.isfinite(self.v_mV))[0])
+        m, gid = self.model, int(self.gid[i])
+        voxel = m.cells.voxel[gid]
+        return (f"cell {gid} ({m.params.cell_types[m.cells.type_id[gid]].name}, region "
+                f"{m.atlas.region[voxel]}, layer {m.atlas.layer[voxel] or '-'}): "
+                f"{self.v_mV[i]} mV")
+
     def _run_period(self):
         m = self.model
         t0 = time.perf_counter()
@@ -210,9 +219,11 @@ class Engine:
                      self.refr, self.x, self.g_nS, self._spike_step, self._spike_idx,
                      self._chunk_spikes, self._chunk_bad)
             if self._chunk_bad.any():
-                raise FloatingPointError(f"{int(self._chunk_bad.sum())} membrane potentials "
-                                         f"became non-finite between t = {s * m.dt_ms:.1f} and "
-                                         f"{e * m.dt_ms:.1f} ms; check parameters")
+                raise FloatingPointError(f"t = {s * m.dt_ms:g}-{e * m.dt_ms:g} ms: "
+                                         f"{int((~np.isfinite(self.v_mV)).sum())} membrane "
+                                         "potential(s) "
+                                         f"became non-finite, first {self._first_nonfinite()}; "
+                                         "check the parameters of that cell type")
             for c in np.flatnonzero(self._chunk_spikes):
                 base = c * CHUNK * (e - s)
                 k = self._chunk_spikes[c]

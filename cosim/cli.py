@@ -300,10 +300,19 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     from .scene import SceneError
     from bridge import ProtocolError
+    from .interrupts import RunInterrupted, SimulationFault
     try:
         return {"run": _cmd_run, "launch": _cmd_launch, "report": _cmd_report,
                 "build": _cmd_build, "show": _cmd_show,
                 "info": _cmd_info, "cache": _cmd_cache, "experiment": _cmd_experiment}[args.command](args)
+    except RunInterrupted as exc:
+        print(f"cosim {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except SimulationFault as exc:
+        if args.debug:
+            raise
+        print(f"cosim {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except (SceneError, ProtocolError, OSError, ValueError) as exc:
         # Input errors are one line on stderr (--debug: the traceback); bugs keep theirs.
         if args.debug:

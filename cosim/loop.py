@@ -17,8 +17,9 @@ from body import afferent_rates_Hz
 from bridge import Afferents, Hello, MotorCounts, afferent_drive_Hz
 
 from .build import afferent_map, build_pools, make_transfer
+from .interrupts import SimulationFault
 
-__all__ = ["BrainSide", "BodySide", "flush_points"]
+__all__ = ["BrainSide", "BodySide", "SimulationFault", "flush_points"]
 
 
 def flush_points(scene) -> int:
@@ -52,7 +53,10 @@ class BrainSide:
         rates = self.end.recv_afferents(k).rates_Hz
         self._drive[self._aff_local] = afferent_drive_Hz(rates, self._aff_channel, self._fibres)
         self.engine.set_afferent_rates(self._drive)
-        steps, gids = self.engine.run(self.scene.interval_steps)
+        try:
+            steps, gids = self.engine.run(self.scene.interval_steps)
+        except FloatingPointError as exc:     # the engine names the time and the cell
+            raise SimulationFault(f"{exc}; the run stops here") from None
         self.end.send_counts(MotorCounts(interval=k, counts=self.pools.count(gids)))
         if self._recorded is not None:
             keep = self._recorded[gids]
@@ -103,6 +107,10 @@ class BodySide:
         if j < self.K:
             self._send(j, self._afferents() if self.scene.bridge.feedback else self.rest)
         self._rows.append((k, counts, self.sent.pop(k), state))
+        fault = self.body.fault()
+        if fault:   # the faulty interval is written too, so the file shows what went wrong
+            raise SimulationFault(f"t = {(k + 1) * self.scene.bridge.interval_ms:g} ms: body "
+                                  f"{fault}; the run stops here")
         if (k + 1) % self.every == 0 or k == self.K - 1:
             self._flush()
 
@@ -121,3 +129,10 @@ class BodySide:
     def finish(self, **stats) -> None:
         self.end.close()
         self.writer.close(**stats)
+
+    def stop(self, **reason) -> None:
+        """End early: write the intervals not yet flushed, close the file marked
+        incomplete with ``reason`` (e.g. interrupted=..., error=...) as attributes."""
+        if self._rows:
+            self._flush()
+        self.writer.close(complete=False, **reason)

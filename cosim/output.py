@@ -133,10 +133,11 @@ class RunWriter:
             _append(ds, bridge_rows[k])
         self.f.flush()
 
-    def close(self, **stats) -> None:
-        """Record run statistics (e.g. wall_s) as attributes and close the file."""
+    def close(self, complete: bool = True, **stats) -> None:
+        """Record run statistics (e.g. wall_s) as attributes and close the file;
+        ``complete=False`` for a run that stopped early (stats then say why)."""
         self.f.attrs.update(stats)
-        self.f.attrs["complete"] = True
+        self.f.attrs["complete"] = complete
         self.f.close()
 
 

@@ -8,6 +8,7 @@ from brain.exchange import LocalExchange
 from bridge import in_process_pair
 
 from .build import build_body, build_brain_model, build_engine, cell_table
+from .interrupts import RunInterrupted, SimulationFault, deferred_signals
 from .loop import BodySide, BrainSide
 from .output import RunWriter, SpikeBuffer
 from .progress import Progress
@@ -65,11 +66,21 @@ def run_embedded(scene, out_path, progress: bool = True,
     brain, body_side = embedded_parts(scene, out_path, spikes)
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    with Progress(scene, enabled=progress) as bar:
+    interval_ms = scene.bridge.interval_ms
+    with Progress(scene, enabled=progress) as bar, deferred_signals() as caught:
         for k in range(scene.n_intervals):
-            brain.interval(k)
-            body_side.interval(k)
+            try:
+                brain.interval(k)
+                body_side.interval(k)
+            except SimulationFault as exc:
+                # the file keeps every interval before the fault, and says why it ends
+                body_side.stop(error=str(exc))
+                raise
             bar.update(k)
+            if caught:
+                stop = RunInterrupted(caught[0], (k + 1) * interval_ms)
+                body_side.stop(interrupted=str(stop), run_wall_s=time.perf_counter() - t1)
+                raise stop
     run_s = time.perf_counter() - t1
     n_spikes = body_side.writer.n_spikes
     n_syn = brain.engine.syn.n

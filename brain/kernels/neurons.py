@@ -198,9 +198,11 @@ def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, mg_mM, ref_steps, i_dc
                 free = refr[i] == 0
                 spk = free & (v >= cell[_VTH, i])
                 spiked[j] = spk
-                v_mV[i] = v if (free & (v < cell[_VTH, i])) else cell[_VRESET, i]
+                finite = math.isfinite(v)
+                # a non-finite potential is kept (not reset) so the caller can name the cell
+                v_mV[i] = v if ((free & (v < cell[_VTH, i])) | (not finite)) else cell[_VRESET, i]
                 refr[i] = ref_steps[i] if spk else max(refr[i] - 1, 0)
-                bad += not math.isfinite(v)
+                bad += not finite
             for j in range(m):
                 if spiked[j]:
                     spike_step[out + k_out] = step

@@ -1,9 +1,10 @@
 """``cosim experiment``: runs, controls, metrics.json and recomputation from the raw files.
 
 Reduced scale (``--scale 0.3``: 30 % of the cells, in-degrees unchanged), the default 2 s
-protocol, one seed; all experiments share one folder, so the stimulus run is made once.  These tests check the experiment machinery and the criteria that hold on the
-shipped synthetic scene today; the seed's gamma/phase/propagation criteria do not yet
-hold there (see the README's Results section), and metrics.json says so per criterion.
+protocol, one seed; all experiments share one folder, so the stimulus run is made once.
+These tests check the experiment machinery and the criteria that hold at this scale
+(measured values in the comments).  At the default scale more of them hold (the README's
+Results section); the gamma peak, for one, is at 31 Hz there but 23 Hz at 0.3.
 """
 from __future__ import annotations
 
@@ -59,8 +60,10 @@ def test_gamma_writes_metrics_runs_and_figures(out_dir):
         ratio.append(an.band_power(f, p, 30, 50))
     assert ratio[0] / ratio[1] == pytest.approx(m["metrics"]["seed1.gamma_vs_control"]["value"],
                                                 rel=1e-3)
-    # a criterion that holds on today's scene: the unstimulated control has no gamma peak
-    assert m["metrics"]["seed1.control_peak_outside_30_50"]["pass"]
+    # criteria that hold at --scale 0.3 (seed 1): 30-50 vs 60-100 Hz power 3.28, 7.4x the
+    # control's gamma power, no control peak in 30-50 Hz; the peak itself is at 23 Hz
+    for name in ("gamma_to_60_100_ratio", "gamma_vs_control", "control_peak_outside_30_50"):
+        assert m["metrics"][f"seed1.{name}"]["pass"], m["metrics"][f"seed1.{name}"]
 
 
 def test_phase_reuses_the_stimulus_run(out_dir):
@@ -73,6 +76,13 @@ def test_phase_reuses_the_stimulus_run(out_dir):
     stats = m["metrics"]["seed1.stats"]["value"]
     assert all(stats[f"{lay}.E"]["n_spikes"] > 50 for lay in ("L2/3", "L5A", "L5B", "L6"))
     assert (out_dir / "gamma" / "phase_seed1.png").is_file()
+    # at --scale 0.3: deep-layer E locked to M1 gamma, E later with depth; L2/3 E is not
+    # locked (vector strength 0.11) and the LTS lags are off in three layers
+    crit = m["metrics"]
+    for name in ("L5A.E_vector_strength", "L5B.E_vector_strength", "L6.E_vector_strength",
+                 "L2/3.E_FS_abs_diff_deg", "L5B.E_FS_abs_diff_deg", "E_later_with_depth",
+                 "E_total_shift_deg"):
+        assert crit[f"seed1.{name}"]["pass"], (name, crit[f"seed1.{name}"])
 
 
 def test_propagation_cut_removes_coherence(out_dir):
