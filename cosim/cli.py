@@ -182,7 +182,8 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_launch(args) -> int:
-    from .launch import launch_env, mpmd_command, slurm_multiprog
+    from .launch import mpmd_command, slurm_multiprog
+    from .ranks import member_output
     out = _output_path(args, args.members)
     scene = _load(args)  # validate before starting any rank
     cmd = mpmd_command(scene.path, args.brain_ranks, out, args.seed, args.duration,
@@ -198,7 +199,38 @@ def _cmd_launch(args) -> int:
     if args.dry_run:
         print(" ".join(cmd))
         return 0
-    return subprocess.run(cmd, env=launch_env()).returncode
+    return _run_mpiexec(cmd, [member_output(str(out), m, args.members)
+                              for m in range(args.members)])
+
+
+def _run_mpiexec(cmd, outputs) -> int:
+    """Run mpiexec, passing its output through; when a rank died, say which one."""
+    import threading
+    from .launch import launch_env, name_dead_rank
+    proc = subprocess.Popen(cmd, env=launch_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, bufsize=1)
+    tail: list[str] = []
+
+    def forward(src, dst):
+        for line in src:
+            dst.write(line)
+            dst.flush()
+            tail.append(line)
+            del tail[:-200]
+
+    threads = [threading.Thread(target=forward, args=(proc.stdout, sys.stdout)),
+               threading.Thread(target=forward, args=(proc.stderr, sys.stderr))]
+    for t in threads:
+        t.start()
+    code = proc.wait()
+    for t in threads:
+        t.join()
+    if code != 0:
+        who = name_dead_rank("".join(tail), outputs)
+        if who:
+            print(f"cosim launch: error: {who} ended the job (mpiexec exit status {code})",
+                  file=sys.stderr)
+    return code
 
 
 def _cmd_build(args) -> int:

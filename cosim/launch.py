@@ -70,3 +70,26 @@ def launch_env() -> dict:
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("NUMBA_NUM_THREADS", "1")
     return env
+
+
+def name_dead_rank(mpiexec_output: str, outputs) -> str | None:
+    """'rank R (role, pid P)' for the process mpiexec reports as badly terminated, looked
+    up in the ``rank_pids`` attribute of the run files; None if it cannot tell."""
+    import json
+    import re
+
+    import h5py
+    found = re.search(r"PID (\d+) RUNNING AT", mpiexec_output)
+    if not found:
+        return None
+    pid = int(found.group(1))
+    for path in outputs:
+        try:
+            with h5py.File(path, "r", locking=False) as f:
+                table = json.loads(f.attrs.get("rank_pids", "[]"))
+        except (OSError, ValueError):
+            continue
+        for rank, role, p in table:
+            if p == pid:
+                return f"rank {rank} ({role}, pid {pid})"
+    return f"pid {pid} (rank unknown: the run file has no rank table yet)"

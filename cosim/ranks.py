@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import sys
 import time
@@ -110,13 +111,20 @@ def _check_same_scene(world, scene) -> None:
                            "the same SCENE, --seed and --duration")
 
 
+_RANK_PIDS: list = []
+
+
 def _guard(role: str, fn, argv):
     """Run ``fn`` with MPI; on any error print it with the rank and abort the job."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     from mpi4py import MPI
     world = MPI.COMM_WORLD
+    global _RANK_PIDS
     try:
+        # mpiexec names a dead process by pid only; the file maps pids to ranks
+        _RANK_PIDS = [[r, rl, pid] for r, (rl, pid) in
+                      enumerate(world.allgather((role, os.getpid())))]
         fn(world, argv)
     except BaseException as exc:  # noqa: BLE001 - any failure must abort the whole job
         from .scene import SceneError
@@ -221,6 +229,8 @@ def _body(world, argv):
 
     side = BodySide(scene, model, body, end, _SpikeCollector(world, brains).take, writer)
     side.start()
+    side.writer.f.attrs["rank_pids"] = json.dumps(_RANK_PIDS)
+    side.writer.f.flush()
     t1 = time.perf_counter()
     with Progress(scene, enabled=not args.no_progress and member == 0) as bar:
         for k in range(scene.n_intervals):
