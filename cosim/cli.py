@@ -43,7 +43,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="override the scene's run.seed")
     p.add_argument("--duration", type=_number(float, 0), metavar="MS",
                    help="override run.duration_ms (simulated milliseconds)")
-    p.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    p.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                   help="do not show the progress bar")
     _add_set_option(p)
 
 
@@ -131,7 +132,8 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--seed", type=_number(int, 0, strict=False), nargs="+", default=[1, 2, 3], metavar="S",
                      help="seeds, one set of runs each (default 1 2 3)")
     exp.add_argument("--duration", type=_number(float, 0), metavar="MS", help="override run.duration_ms")
-    exp.add_argument("--no-progress", action="store_true", help="no progress bars")
+    exp.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                     help="no progress bars")
     sub.add_parser("info", help="print versions of the package and its dependencies",
                    description="Print versions of brain-body-cosim, Python, numpy, numba, "
                    "mujoco, mpi4py, the MPI library, gymnasium and h5py.")
