@@ -230,8 +230,10 @@ def _run_mpiexec(cmd, outputs) -> int:
     if code != 0:
         who = name_dead_rank("".join(tail), outputs)
         if who:
-            print(f"cosim launch: error: {who} ended the job (mpiexec exit status {code})",
-                  file=sys.stderr)
+            # MPICH names the first process it reaped, which may be one it killed while
+            # cleaning up rather than the one that died first
+            print(f"cosim launch: error: the job ended with a rank gone; mpiexec reports "
+                  f"{who} (exit status {code})", file=sys.stderr)
     return code
 
 
