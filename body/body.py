@@ -142,6 +142,26 @@ class Body:
         mujoco.mj_forward(m, d)
         self._resets = self._reset_count()
 
+    def physics_state(self) -> np.ndarray:
+        """MuJoCo's integration state (time, qpos, qvel, act, warm start, ctrl, ...) as one
+        float64 vector: with `set_physics_state` the run continues bit for bit."""
+        m, d = self.model, self.data
+        out = np.empty(mujoco.mj_stateSize(m, _FULL_STATE))
+        mujoco.mj_getState(m, d, out, _FULL_STATE)
+        return out
+
+    def set_physics_state(self, state: np.ndarray) -> None:
+        """Continue from a vector of `physics_state` (of this same model)."""
+        m, d = self.model, self.data
+        state = np.ascontiguousarray(state, dtype=np.float64)
+        size = mujoco.mj_stateSize(m, _FULL_STATE)
+        if state.shape != (size,):
+            raise ValueError(f"physics state: expected {size} values for this model, got "
+                             f"shape {state.shape}")
+        mujoco.mj_setState(m, d, state, _FULL_STATE)
+        mujoco.mj_forward(m, d)
+        self._resets = self._reset_count()
+
     def _perturb_joints(self, rng: np.random.Generator) -> None:
         m = self.model
         adr = m.jnt_qposadr[self._joint_ids]

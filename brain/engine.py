@@ -165,6 +165,50 @@ class Engine:
         self.stim_pA[:] = current_pA
         self._current_key = None
 
+    def get_state(self) -> dict:
+        """Everything that carries the local cells from this step to the next, as arrays.
+
+        Keys: step; gid int64[n]; v_mV, refr, stim_pA [n]; x, g_nS [n_r, n]; ring_nS
+        float32[n_slots, n_r, n] *unrolled*: row d holds the input (nS) due at step
+        ``step + d``, so states of ranks with different ring sizes can be merged by gid.
+        The random numbers need no state: they are keyed by (seed, stream, gid, step).
+        """
+        if not self._prepared:
+            raise RuntimeError("Engine.get_state() before prepare()")
+        slots = (self.step + np.arange(len(self.ring_nS))) & (len(self.ring_nS) - 1)
+        return {"step": self.step, "gid": self.gid.copy(), "v_mV": self.v_mV.copy(),
+                "refr": self.refr.copy(), "stim_pA": self.stim_pA.copy(),
+                "x": self.x.copy(), "g_nS": self.g_nS.copy(), "ring_nS": self.ring_nS[slots]}
+
+    def set_state(self, state: dict) -> None:
+        """Continue from ``state`` (``get_state``'s keys; arrays over the local cells, in
+        ``self.gid`` order; ring_nS may have more rows than this rank's ring if the rows
+        beyond it are zero)."""
+        if not self._prepared:
+            raise RuntimeError("Engine.set_state() before prepare()")
+        if not np.array_equal(np.asarray(state["gid"]), self.gid):
+            raise ValueError("state: its cells are not this engine's cells")
+        ring = np.asarray(state["ring_nS"], dtype=np.float32)
+        n_slots = len(self.ring_nS)
+        if ring.shape[1:] != self.ring_nS.shape[1:]:
+            raise ValueError(f"state: ring_nS has shape {ring.shape}, expected "
+                             f"(rows, {', '.join(map(str, self.ring_nS.shape[1:]))})")
+        if np.any(ring[n_slots:]):
+            raise ValueError(f"state: input is due more than {n_slots} steps ahead, beyond "
+                             "the longest delay of these synapses")
+        self.step = int(state["step"])
+        for name in ("v_mV", "refr", "stim_pA", "x", "g_nS"):
+            current = getattr(self, name)
+            value = np.asarray(state[name], dtype=current.dtype)
+            if value.shape != current.shape:
+                raise ValueError(f"state: {name} has shape {value.shape}, expected "
+                                 f"{current.shape}")
+            current[...] = value
+        self.ring_nS[...] = 0.0
+        rows = min(n_slots, len(ring))
+        self.ring_nS[(self.step + np.arange(rows)) & (n_slots - 1)] = ring[:rows]
+        self._current_key = None
+
     def run(self, n_steps: int):
         """Advance ``n_steps`` (a multiple of period_steps).
 

@@ -33,7 +33,8 @@ def _number(kind, low=None, strict=True):
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scene", help="scene file (TOML), or the name of a shipped scene, e.g. demo")
+    p.add_argument("scene", nargs="?", help="scene file (TOML), or the name of a shipped "
+                   "scene, e.g. demo (omitted with --resume)")
     p.add_argument("-o", "--output", metavar="OUT.h5",
                    help="output HDF5 file (default: <scene name>.h5 in the current folder); "
                    "its folder must exist, and an existing file is refused unless --overwrite")
@@ -45,6 +46,16 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="override run.duration_ms (simulated milliseconds)")
     p.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
                    help="do not show the progress bar")
+    p.add_argument("--checkpoint-every", type=_number(float, 0), metavar="MS",
+                   help="write a checkpoint every MS simulated ms (a multiple of "
+                   "bridge.interval_ms), and when a signal stops the run")
+    p.add_argument("--checkpoint", metavar="CKPT.h5",
+                   help="checkpoint file, replaced each time (default: OUT.ckpt.h5)")
+    p.add_argument("--resume", metavar="CKPT.h5",
+                   help="continue the run a checkpoint was taken from, appending to its "
+                   "output (or to -o if the file moved); gives the spikes and trajectory of "
+                   "the uninterrupted run. The scene, seed and overrides come from the "
+                   "checkpoint")
     _add_set_option(p)
 
 
@@ -161,19 +172,57 @@ def _output_path(args, members: int = 1) -> Path:
 
 def _load(args):
     from .scene import load
+    if not args.scene:
+        raise ValueError("give a SCENE (or --resume CKPT to continue a run)")
     return load(args.scene, seed=args.seed, duration_ms=args.duration,
                 overrides=args.overrides)
 
 
+def _run_setup(args):
+    """(scene, output path, checkpoint schedule, checkpoint to resume or None), all
+    checked before any work."""
+    from .checkpoint import Schedule, open_checkpoint, schedule
+    if not args.resume:
+        out = _output_path(args, getattr(args, "members", 1))
+        scene = _load(args)
+        return scene, out, schedule(scene, args.checkpoint_every, args.checkpoint, out), None
+    given = [flag for flag, v in (("SCENE", args.scene), ("--seed", args.seed),
+                                  ("--duration", args.duration), ("--set", args.overrides),
+                                  ("--members", getattr(args, "members", 1) != 1)) if v]
+    if given:
+        raise ValueError(f"--resume {args.resume}: {', '.join(given)} cannot be combined with "
+                         "--resume: the scene, seed and overrides are the checkpoint's")
+    ckpt = open_checkpoint(args.resume)
+    scene = ckpt.scene()
+    out = Path(args.output or ckpt.attrs["output"])
+    if not out.is_file():
+        raise FileNotFoundError(f"--resume {args.resume}: its run file {str(out)!r} is "
+                                "missing; give its new place with -o")
+    ckpt.check_output(out)
+    if args.checkpoint_every:
+        sched = schedule(scene, args.checkpoint_every, args.checkpoint or ckpt.path, out)
+    else:       # keep the schedule the run had
+        sched = Schedule(every=int(ckpt.attrs.get("checkpoint_every", 0)),
+                         path=args.checkpoint or ckpt.path)
+    return scene, out, sched, ckpt
+
+
 def _cmd_run(args) -> int:
     from . import cache
+    from .interrupts import RunInterrupted
     from .report import summary_figure
     from .runner import run_embedded
     if args.no_cache:
         cache.set_enabled(False)
-    out = _output_path(args)
-    scene = _load(args)
-    r = run_embedded(scene, out, progress=not args.no_progress)
+    scene, out, checkpoints, resume = _run_setup(args)
+    try:
+        r = run_embedded(scene, out, progress=not args.no_progress, checkpoints=checkpoints,
+                         resume=resume)
+    except RunInterrupted as exc:
+        if exc.checkpoint:
+            print(f"wrote checkpoint {exc.checkpoint}; continue with: cosim run --resume "
+                  f"{exc.checkpoint}", file=sys.stderr)
+        raise
     print(f"wrote {out}: {r.n_cells} cells, {r.n_synapses} synapses, {r.n_spikes} spikes; "
           f"{r.simulated_ms:.0f} ms simulated in {r.run_wall_s:.2f} s "
           f"({r.real_time_factor:.2f} s wall / s sim; build {r.build_s:.1f} s)")
@@ -186,11 +235,17 @@ def _cmd_run(args) -> int:
 def _cmd_launch(args) -> int:
     from .launch import mpmd_command, slurm_multiprog
     from .ranks import member_output
-    out = _output_path(args, args.members)
-    scene = _load(args)  # validate before starting any rank
-    cmd = mpmd_command(scene.path, args.brain_ranks, out, args.seed, args.duration,
+    scene, out, checkpoints, resume = _run_setup(args)  # validate before starting any rank
+    extra = []
+    if checkpoints.every:
+        extra += ["--checkpoint-every", repr(checkpoints.every * scene.bridge.interval_ms),
+                  "--checkpoint", checkpoints.path]
+    if resume is not None:
+        extra += ["--resume", resume.path]
+    cmd = mpmd_command(scene.path, args.brain_ranks, out, scene.run.seed if resume else
+                       args.seed, scene.run.duration_ms if resume else args.duration,
                        progress=not args.no_progress, members=args.members,
-                       overrides=args.overrides)
+                       overrides=scene.overrides if resume else args.overrides, extra=extra)
     if args.slurm:
         Path(args.slurm).write_text(slurm_multiprog(Path(scene.path).resolve(), args.brain_ranks,
                                                     out, args.seed, args.duration,

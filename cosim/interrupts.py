@@ -24,6 +24,7 @@ class RunInterrupted(Exception):
     def __init__(self, signum: int, t_ms: float):
         self.signum, self.t_ms = signum, t_ms
         self.exit_code = 128 + signum
+        self.checkpoint: str | None = None   # set when a checkpoint was written on the way
         super().__init__(f"{signal.Signals(signum).name} at t = {t_ms:g} ms: stopped after "
                          "writing everything up to there (the file is marked interrupted)")
 

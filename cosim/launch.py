@@ -21,8 +21,8 @@ def mpiexec_path() -> str:
 
 
 def _program_args(scene, output, seed, duration_ms, progress: bool, members: int = 1,
-                  overrides=()):
-    common = [str(scene)] + (["--members", str(members)] if members > 1 else [])
+                  overrides=(), extra=()):
+    common = [str(scene)] + (["--members", str(members)] if members > 1 else []) + list(extra)
     for o in overrides:
         common += ["--set", o]
     if seed is not None:
@@ -35,17 +35,19 @@ def _program_args(scene, output, seed, duration_ms, progress: bool, members: int
 
 def mpmd_command(scene, brain_ranks: int, output, seed=None, duration_ms=None,
                  progress: bool = True, python: str | None = None, members: int = 1,
-                 overrides=()) -> list:
+                 overrides=(), extra=()) -> list:
     """``mpiexec -n N python -m brain SCENE : -n 1 python -m body SCENE -o OUT``.
 
     With ``members`` = M > 1: M * N brain ranks and M body ranks, one model each.
+    ``extra``: more options for both programs (e.g. ``--checkpoint-every 100``).
     """
     if brain_ranks < 1:
         raise ValueError(f"--brain-ranks = {brain_ranks}: must be >= 1")
     if members < 1:
         raise ValueError(f"--members = {members}: must be >= 1")
     py = python or sys.executable
-    brain, body = _program_args(scene, output, seed, duration_ms, progress, members, overrides)
+    brain, body = _program_args(scene, output, seed, duration_ms, progress, members, overrides,
+                                extra)
     return [mpiexec_path(), "-n", str(brain_ranks * members), py, "-m", "brain", *brain,
             ":", "-n", str(members), py, "-m", "body", *body]
 

@@ -17,14 +17,22 @@ from body import afferent_rates_Hz
 from bridge import Afferents, Hello, MotorCounts, afferent_drive_Hz
 
 from .build import afferent_map, build_pools, make_transfer
+from .checkpoint import Schedule, write_checkpoint
 from .interrupts import SimulationFault
 
-__all__ = ["BrainSide", "BodySide", "SimulationFault", "flush_points"]
+__all__ = ["BrainSide", "BodySide", "SimulationFault", "flush_points", "chunk_ends"]
 
 
 def flush_points(scene) -> int:
     """Intervals per output chunk."""
     return max(1, int(round(scene.run.flush_every_ms / scene.bridge.interval_ms)))
+
+
+def chunk_ends(scene, k: int, checkpoints: Schedule = Schedule()) -> bool:
+    """True if an output chunk ends after interval k: every ``flush_points`` intervals,
+    at the end, and where a checkpoint is taken (so the file holds all before it)."""
+    return ((k + 1) % flush_points(scene) == 0 or k == scene.n_intervals - 1
+            or checkpoints.due(k, scene.n_intervals))
 
 
 class BrainSide:
@@ -70,24 +78,36 @@ class BrainSide:
 class BodySide:
     """The body's part: counts in, excitation, MuJoCo steps, afferents out; writes output."""
 
-    def __init__(self, scene, model, body, end, spike_chunks, writer_factory):
+    def __init__(self, scene, model, body, end, spike_chunks, writer_factory,
+                 checkpoints: Schedule = Schedule(), brain_state=None):
         self.scene, self.model, self.body, self.end = scene, model, body, end
         self.spike_chunks = spike_chunks          # callable -> (steps, gids) of the chunk
         self.writer_factory = writer_factory      # callable(pools) -> RunWriter
+        self.checkpoints = checkpoints
+        self.brain_state = brain_state            # callable -> state of all brain cells
         self.K = scene.n_intervals
         self.lead = 2 if scene.bridge.lag else 1
-        self.every = flush_points(scene)
 
-    def start(self) -> None:
+    def start(self, resume: dict | None = None) -> None:
+        """Open the output and send the first afferents; ``resume``: the body part of a
+        checkpoint (``Checkpoint.body_state()``) to continue from instead."""
         names = self.body.muscle_names
         self.pools = build_pools(self.scene, self.model, len(names))
         self.transfer = make_transfer(self.scene.bridge, names, self.pools)
         self.writer = self.writer_factory(self.pools)
         self.end.send_hello(Hello(muscle_names=names, interval_ms=self.scene.bridge.interval_ms))
-        self.rest = self._afferents()
         self.sent = {}
-        for j in range(min(self.lead, self.K)):
-            self._send(j, self.rest)
+        if resume is None:
+            self.rest = self._afferents()
+            for j in range(min(self.lead, self.K)):
+                self._send(j, self.rest)
+        else:
+            self.body.set_physics_state(resume["physics"])
+            self.transfer.rate_Hz = np.array(resume["transfer_rate_Hz"], dtype=np.float64)
+            self.rest = np.array(resume["rest_Hz"])
+            # the afferents the brain had not yet consumed when the checkpoint was taken
+            for j, rates in zip(resume["sent_intervals"], resume["sent_rates_Hz"]):
+                self._send(int(j), np.array(rates))
         self._rows = []
 
     def _afferents(self) -> np.ndarray:
@@ -111,8 +131,27 @@ class BodySide:
         if fault:   # the faulty interval is written too, so the file shows what went wrong
             raise SimulationFault(f"t = {(k + 1) * self.scene.bridge.interval_ms:g} ms: body "
                                   f"{fault}; the run stops here")
-        if (k + 1) % self.every == 0 or k == self.K - 1:
+        if chunk_ends(self.scene, k, self.checkpoints):
             self._flush()
+        if self.checkpoints.due(k, self.K):
+            self.checkpoint(k)
+
+    def checkpoint(self, k: int) -> str:
+        """Write a checkpoint after interval k; returns its path."""
+        if self._rows:
+            self._flush()
+        a = self.writer.f.attrs
+        sent = sorted(self.sent)
+        body = {"physics": self.body.physics_state(), "transfer_rate_Hz": self.transfer.rate_Hz,
+                "rest_Hz": self.rest, "sent_intervals": np.array(sent, dtype=np.int64),
+                "sent_rates_Hz": np.array([self.sent[j] for j in sent]).reshape(
+                    len(sent), *np.shape(self.rest))}
+        return write_checkpoint(self.checkpoints.path, self.scene, next_interval=k + 1,
+                                brain=self.brain_state(), body=body, output=self.writer.path,
+                                run_id=str(a["run_id"]), n_spikes=self.writer.n_spikes,
+                                n_rows=self.writer.n_rows, mode=str(a["mode"]),
+                                n_brain_ranks=int(a["n_brain_ranks"]),
+                                every=self.checkpoints.every)
 
     def _flush(self) -> None:
         steps, gids = self.spike_chunks()

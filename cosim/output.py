@@ -12,7 +12,8 @@ file with everything up to the last chunk.  Layout::
     /scene  (the scene file text)
 
 Root attributes: SONATA's ``magic`` (uint32 0x0A7A) and ``version`` (uint32 [0, 1]);
-ours: cosim_version (package version), seed, mode, n_brain_ranks, wall_s, complete, ...
+ours: cosim_version (package version), run_id, seed, mode, n_brain_ranks, wall_s, complete,
+resumed (JSON list: where a run was continued from a checkpoint), ...
 ``/spikes/brain`` has SONATA's ``sorting`` attribute, an HDF5 enum over uint8
 (none=0, by_id=1, by_time=2), set to by_time; libsonata's SpikeReader opens the file.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 import h5py
 import numpy as np
@@ -88,7 +90,7 @@ class RunWriter:
                        n_brain_ranks=n_brain_ranks, scene_path=scene.path,
                        dt_ms=scene.run.dt_ms, interval_ms=scene.bridge.interval_ms,
                        duration_ms=scene.run.duration_ms, complete=False,
-                       created=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                       created=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=uuid.uuid4().hex)
         f.create_dataset("scene", data=scene.text)
         f.attrs["overrides"] = json.dumps(list(scene.overrides))
         f.attrs["scene_resolved"] = json.dumps(_resolved(scene), default=str)
@@ -120,6 +122,55 @@ class RunWriter:
                                                         (n_m, 3), np.float64)}
         self.n_spikes = 0
         f.flush()
+
+    @classmethod
+    def reopen(cls, path, run_id: str, n_spikes: int, n_rows: int, note: dict) -> "RunWriter":
+        """Continue a run's file from a checkpoint: keep its first ``n_spikes`` spikes and
+        ``n_rows`` body/bridge rows (what it held when the checkpoint was taken), drop
+        anything written after, mark it incomplete again and add ``note`` to its
+        ``resumed`` attribute (a JSON list)."""
+        self = cls.__new__(cls)
+        self.path = str(path)
+        try:
+            self.f = h5py.File(self.path, "r+")
+        except (OSError, FileNotFoundError) as exc:
+            raise FileNotFoundError(f"{self.path}: cannot open the run file to continue it "
+                                    f"({exc}); give its new place with -o") from None
+        f = self.f
+        found = f.attrs.get("run_id")
+        if found != run_id:
+            f.close()
+            raise ValueError(f"{self.path}: run_id {found!r} is not the "
+                             f"checkpoint's run {run_id!r}: this file is another run's output")
+        self.dt_ms = float(f.attrs["dt_ms"])
+        pop = f["spikes/brain"]
+        self.t, self.ids = pop["timestamps"], pop["node_ids"]
+        self.body = {k: f["body"][k] for k in ("time_s", "qpos", "qvel", "excitation",
+                                              "activation", "force_N", "length_m",
+                                              "velocity_m_per_s")}
+        self.bridge = {k: f["bridge"][k] for k in ("interval", "counts", "afferent_rates_Hz")}
+        if self.t.shape[0] < n_spikes or self.body["time_s"].shape[0] < n_rows:
+            f.close()
+            raise ValueError(f"{self.path}: holds {self.t.shape[0]} spikes and "
+                             f"{self.body['time_s'].shape[0]} body rows, fewer than the "
+                             f"{n_spikes} and {n_rows} the checkpoint was taken at")
+        self.t.resize(n_spikes, axis=0)
+        self.ids.resize(n_spikes, axis=0)
+        for ds in (*self.body.values(), *self.bridge.values()):
+            ds.resize(n_rows, axis=0)
+        self.n_spikes = n_spikes
+        for key in ("interrupted", "error"):
+            if key in f.attrs:
+                del f.attrs[key]
+        f.attrs["complete"] = False
+        f.attrs["resumed"] = json.dumps(json.loads(f.attrs.get("resumed", "[]")) + [note])
+        f.flush()
+        return self
+
+    @property
+    def n_rows(self) -> int:
+        """Body/bridge rows (intervals) written so far."""
+        return int(self.body["time_s"].shape[0])
 
     def write_chunk(self, spike_steps, spike_gids, body_rows: dict, bridge_rows: dict) -> None:
         """Append one chunk and flush. Spikes sorted by (step, gid); rows: name -> array."""

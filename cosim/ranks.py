@@ -12,7 +12,6 @@ job, so an error never leaves the others hanging.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -24,6 +23,7 @@ import numpy as np
 __all__ = ["brain_main", "body_main"]
 
 TAG_SPIKES = 21
+TAG_CHECKPOINT = 24
 
 
 def _parser(prog: str, role: str) -> argparse.ArgumentParser:
@@ -40,7 +40,33 @@ def _parser(prog: str, role: str) -> argparse.ArgumentParser:
                    help="seed of each member (default: run.seed + member index)")
     p.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
                    help="override a scene key (as `cosim run --set`)")
+    p.add_argument("--checkpoint-every", type=float, metavar="MS",
+                   help="write a checkpoint every MS simulated ms (as `cosim run`)")
+    p.add_argument("--checkpoint", metavar="CKPT.h5",
+                   help="checkpoint file (default: OUT.ckpt.h5; written by the body rank)")
+    p.add_argument("--resume", metavar="CKPT.h5",
+                   help="continue from this checkpoint (its scene must be SCENE)")
     return p
+
+
+def _checkpointing(args, scene):
+    """(schedule, checkpoint to resume or None) of the rank program's options."""
+    from .checkpoint import CheckpointError, open_checkpoint, schedule
+    if args.members > 1 and (args.resume or args.checkpoint_every):
+        raise ValueError("checkpoints are not supported with --members > 1")
+    sched = schedule(scene, args.checkpoint_every, args.checkpoint, args.output)
+    if not args.resume:
+        return sched, None
+    ckpt = open_checkpoint(args.resume)
+    if scene_digest(scene) != ckpt.attrs["scene_digest"]:
+        raise CheckpointError(f"{ckpt.path}: scene_digest: taken from another scene, seed or "
+                              f"overrides than {args.scene}")
+    return sched, ckpt
+
+
+def scene_digest(scene) -> str:
+    from .scene import scene_digest as digest
+    return digest(scene)
 
 
 def _scene(args):
@@ -104,8 +130,7 @@ def member_output(path: str, member: int, n_members: int) -> str:
 
 
 def _check_same_scene(world, scene) -> None:
-    digest = hashlib.sha256((scene.text + repr(scene.run)).encode()).hexdigest()
-    digests = world.allgather(digest)
+    digests = world.allgather(scene_digest(scene))
     if len(set(digests)) != 1:
         raise RuntimeError("ranks loaded different scenes or overrides; give every program "
                            "the same SCENE, --seed and --duration")
@@ -184,21 +209,27 @@ def _brain(world, argv):
     from brain.exchange import MpiExchange
     from bridge import MpiBrainEnd
     from .build import build_brain_model, build_engine
-    from .loop import BrainSide, flush_points
+    from .loop import BrainSide, chunk_ends
 
     args = _parser("python -m brain", "brain").parse_args(argv)
     scene, _, world, _, body_rank = _member(world, "brain", args, _scene(args))
+    checkpoints, resume = _checkpointing(args, scene)
     comm = world.Split(0, world.Get_rank())
     model = build_brain_model(scene)
     engine = build_engine(scene, model, comm.Get_size(), comm.Get_rank(), MpiExchange(comm))
     spikes = _SpikeForwarder(world, body_rank)
     side = BrainSide(scene, model, engine, MpiBrainEnd(world, body_rank), spikes)
     side.start()
-    every, K = flush_points(scene), scene.n_intervals
-    for k in range(K):
+    k0, K = 0, scene.n_intervals
+    if resume is not None:
+        engine.set_state(resume.brain_state(engine.gid))
+        k0 = resume.next_interval
+    for k in range(k0, K):
         side.interval(k)
-        if (k + 1) % every == 0 or k == K - 1:
+        if chunk_ends(scene, k, checkpoints):
             spikes.send_chunk()
+        if checkpoints.due(k, K):       # the body rank writes it
+            world.send(engine.get_state(), dest=body_rank, tag=TAG_CHECKPOINT)
     spikes.close()
     side.finish()
     n_syn = comm.reduce(engine.syn.n, root=0)
@@ -209,12 +240,14 @@ def _brain(world, argv):
 def _body(world, argv):
     from bridge import MpiBodyEnd
     from .build import build_body, build_brain_model, cell_table
+    from .checkpoint import merge_brain_states
     from .loop import BodySide
     from .output import RunWriter
     from .progress import Progress
 
     args = _parser("python -m body", "body").parse_args(argv)
     scene, member, world, brains, _ = _member(world, "body", args, _scene(args))
+    checkpoints, resume = _checkpointing(args, scene)
     world.Split(1, world.Get_rank())
     output = member_output(args.output, member, args.members)
     t0 = time.perf_counter()
@@ -223,17 +256,25 @@ def _body(world, argv):
     end = MpiBodyEnd(world, brains, n_pools=body.n_muscles)
 
     def writer(pools):
+        if resume is not None:
+            return resume.reopen_output(output, "mpi", len(brains))
         return RunWriter(output, scene, cell_table(model, pools), body.muscle_names,
                          body.joint_names, pools.size, body.model.nq, body.model.nv,
                          mode="mpi", n_brain_ranks=len(brains))
 
-    side = BodySide(scene, model, body, end, _SpikeCollector(world, brains).take, writer)
-    side.start()
+    def brain_state():
+        return merge_brain_states([world.recv(source=r, tag=TAG_CHECKPOINT) for r in brains],
+                                  model.n_cells)
+
+    side = BodySide(scene, model, body, end, _SpikeCollector(world, brains).take, writer,
+                    checkpoints, brain_state)
+    side.start(resume=None if resume is None else resume.body_state())
     side.writer.f.attrs["rank_pids"] = json.dumps(_RANK_PIDS)
     side.writer.f.flush()
     t1 = time.perf_counter()
+    k0 = 0 if resume is None else resume.next_interval
     with Progress(scene, enabled=not args.no_progress and member == 0) as bar:
-        for k in range(scene.n_intervals):
+        for k in range(k0, scene.n_intervals):
             side.interval(k)
             bar.update(k)
     run_s = time.perf_counter() - t1

@@ -8,6 +8,7 @@ from brain.exchange import LocalExchange
 from bridge import in_process_pair
 
 from .build import build_body, build_brain_model, build_engine, cell_table
+from .checkpoint import Checkpoint, Schedule
 from .interrupts import RunInterrupted, SimulationFault, deferred_signals
 from .loop import BodySide, BrainSide
 from .output import RunWriter, SpikeBuffer
@@ -34,12 +35,14 @@ class RunResult:
         return self.run_wall_s / (self.simulated_ms * 1e-3)
 
 
-def embedded_parts(scene, out_path, spikes: SpikeBuffer | None = None):
+def embedded_parts(scene, out_path, spikes: SpikeBuffer | None = None,
+                   checkpoints: Schedule = Schedule(), resume: Checkpoint | None = None):
     """Everything an embedded run steps, built and started.
 
     Returns (brain side, body side): run ``brain.interval(k); body.interval(k)`` for
-    k < scene.n_intervals, then ``brain.finish(); body.finish()``. ``spikes`` lets a
-    caller watch the spikes on their way to the file.
+    k < scene.n_intervals (from ``resume.next_interval`` when resuming), then
+    ``brain.finish(); body.finish()``. ``spikes`` lets a caller watch the spikes on
+    their way to the file; ``resume`` continues ``out_path`` from a checkpoint.
     """
     model = build_brain_model(scene)
     engine = build_engine(scene, model, 1, 0, LocalExchange())
@@ -49,26 +52,38 @@ def embedded_parts(scene, out_path, spikes: SpikeBuffer | None = None):
     brain = BrainSide(scene, model, engine, brain_end, spikes)
 
     def writer(pools):
+        if resume is not None:
+            return resume.reopen_output(out_path, "embedded", 1)
         return RunWriter(out_path, scene, cell_table(model, pools), body.muscle_names,
                          body.joint_names, pools.size, body.model.nq, body.model.nv,
                          mode="embedded", n_brain_ranks=1)
 
-    body_side = BodySide(scene, model, body, body_end, spikes.take, writer)
-    body_side.start()
+    body_side = BodySide(scene, model, body, body_end, spikes.take, writer, checkpoints,
+                         brain_state=engine.get_state)
+    body_side.start(resume=None if resume is None else resume.body_state())
     brain.start()
+    if resume is not None:
+        engine.set_state(resume.brain_state(engine.gid))
     return brain, body_side
 
 
 def run_embedded(scene, out_path, progress: bool = True,
-                 spikes: SpikeBuffer | None = None) -> RunResult:
-    """Run ``scene`` in this process and write ``out_path`` (HDF5)."""
+                 spikes: SpikeBuffer | None = None, checkpoints: Schedule = Schedule(),
+                 resume: Checkpoint | None = None) -> RunResult:
+    """Run ``scene`` in this process and write ``out_path`` (HDF5).
+
+    ``checkpoints``: when to write a checkpoint (and one is written when a signal stops
+    the run); ``resume``: continue the run of that checkpoint (``scene`` must be
+    ``resume.scene()``), appending to ``out_path``.
+    """
     t0 = time.perf_counter()
-    brain, body_side = embedded_parts(scene, out_path, spikes)
+    brain, body_side = embedded_parts(scene, out_path, spikes, checkpoints, resume)
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     interval_ms = scene.bridge.interval_ms
+    k0 = resume.next_interval if resume is not None else 0
     with Progress(scene, enabled=progress) as bar, deferred_signals() as caught:
-        for k in range(scene.n_intervals):
+        for k in range(k0, scene.n_intervals):
             try:
                 brain.interval(k)
                 body_side.interval(k)
@@ -79,6 +94,8 @@ def run_embedded(scene, out_path, progress: bool = True,
             bar.update(k)
             if caught:
                 stop = RunInterrupted(caught[0], (k + 1) * interval_ms)
+                if checkpoints.every and k < scene.n_intervals - 1:
+                    stop.checkpoint = body_side.checkpoint(k)
                 body_side.stop(interrupted=str(stop), run_wall_s=time.perf_counter() - t1)
                 raise stop
     run_s = time.perf_counter() - t1

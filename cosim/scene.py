@@ -23,7 +23,7 @@ from bridge.transfer import BridgeParams, MuscleTransfer
 from .scene_checks import check_body, check_cross
 from .schema import SceneError, array_of, check_type, make, one, suggest, table_of
 
-__all__ = ["SceneError", "RunParams", "Scene", "load", "loads", "apply_overrides",
+__all__ = ["SceneError", "RunParams", "Scene", "load", "loads", "scene_digest", "apply_overrides",
            "parse_override", "SCENES_DIR"]
 
 SCENES_DIR = Path(__file__).resolve().parent.parent / "scenes"
@@ -256,6 +256,22 @@ def loads(text: str, path="<string>", base: Path | None = None, overrides=()) ->
     data = apply_overrides(data, [parse_override(o, path) for o in overrides], path)
     scene = _parse(data, path, Path(base) if base else Path.cwd(), text)
     return dataclasses.replace(scene, overrides=overrides) if overrides else scene
+
+
+def scene_digest(scene: Scene) -> str:
+    """A fingerprint of everything the scene sets: file text, overrides and every
+    resolved value (seed, duration, paths), plus the content of the body's MJCF."""
+    import hashlib
+    import json
+    h = hashlib.sha256(scene.text.encode())
+    h.update(json.dumps(list(scene.overrides)).encode())
+    h.update(json.dumps({k: dataclasses.asdict(getattr(scene, k)) for k in
+                         ("run", "brain", "body", "afferents", "bridge")},
+                        default=str, sort_keys=True).encode())
+    mjcf = Path(scene.body.mjcf_path)
+    if mjcf.is_file():
+        h.update(mjcf.read_bytes())
+    return h.hexdigest()
 
 
 def load(path, seed: int | None = None, duration_ms: float | None = None,
