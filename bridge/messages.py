@@ -7,7 +7,10 @@ Python queue, MPI point-to-point) carries the same bytes:
 * ``MotorCounts`` (brain rank -> body, every interval): L5B spike counts per motor pool.
 * ``Afferents`` (body -> every brain rank, every interval): Ia/II/Ib rates per muscle (Hz).
 
-Header (float64): [MAGIC, VERSION, kind, interval index, payload length].
+Header (float64): [MAGIC, VERSION, kind, interval index, payload length, stop signal].
+The stop signal (0: none) is how a run stops cleanly on SIGINT/SIGTERM over MPI: a brain
+rank that caught signal N says so in its counts; the body, which decides for everyone,
+marks the afferents of the first interval the brain should no longer compute.
 """
 from __future__ import annotations
 
@@ -19,9 +22,9 @@ import numpy as np
 __all__ = ["PROTOCOL_VERSION", "ProtocolError", "Hello", "MotorCounts", "Afferents",
            "HEADER_LEN"]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 _MAGIC = 0x434F53  # "COS"
-HEADER_LEN = 5
+HEADER_LEN = 6
 _KIND_COUNTS = 2
 _KIND_AFFERENTS = 3
 
@@ -30,9 +33,9 @@ class ProtocolError(RuntimeError):
     """A message that does not match what the receiver expects."""
 
 
-def _pack(kind: int, interval: int, payload: np.ndarray) -> np.ndarray:
+def _pack(kind: int, interval: int, payload: np.ndarray, stop_signal: int = 0) -> np.ndarray:
     buf = np.empty(HEADER_LEN + payload.size, dtype=np.float64)
-    buf[:HEADER_LEN] = (_MAGIC, PROTOCOL_VERSION, kind, interval, payload.size)
+    buf[:HEADER_LEN] = (_MAGIC, PROTOCOL_VERSION, kind, interval, payload.size, stop_signal)
     buf[HEADER_LEN:] = payload.ravel()
     return buf
 
@@ -49,7 +52,7 @@ def _unpack(buf: np.ndarray, kind: int, name: str):
     n = int(buf[4])
     if buf.size != HEADER_LEN + n:
         raise ProtocolError(f"{name}: header says {n} values, got {buf.size - HEADER_LEN}")
-    return int(buf[3]), buf[HEADER_LEN:]
+    return int(buf[3]), buf[HEADER_LEN:], int(buf[5])
 
 
 @dataclass(frozen=True)
@@ -79,33 +82,39 @@ class Hello:
 
 @dataclass(frozen=True)
 class MotorCounts:
-    """Spike counts of the motor pools in one interval. counts: int64[n_pools]."""
+    """Spike counts of the motor pools in one interval. counts: int64[n_pools];
+    stop_signal: a signal the sender caught (asks the body to stop the run), 0 if none."""
 
     interval: int
     counts: np.ndarray
+    stop_signal: int = 0
 
     def pack(self) -> np.ndarray:
-        return _pack(_KIND_COUNTS, self.interval, np.asarray(self.counts, dtype=np.float64))
+        return _pack(_KIND_COUNTS, self.interval, np.asarray(self.counts, dtype=np.float64),
+                     self.stop_signal)
 
     @classmethod
     def unpack(cls, buf: np.ndarray) -> "MotorCounts":
-        interval, payload = _unpack(buf, _KIND_COUNTS, "MotorCounts")
-        return cls(interval=interval, counts=payload.astype(np.int64))
+        interval, payload, stop = _unpack(buf, _KIND_COUNTS, "MotorCounts")
+        return cls(interval=interval, counts=payload.astype(np.int64), stop_signal=stop)
 
 
 @dataclass(frozen=True)
 class Afferents:
-    """Afferent firing rates for one interval. rates_Hz: float64[n_muscles, 3] (Ia, II, Ib)."""
+    """Afferent firing rates for one interval. rates_Hz: float64[n_muscles, 3] (Ia, II, Ib);
+    stop_signal: nonzero when the run stops (by that signal) before this interval."""
 
     interval: int
     rates_Hz: np.ndarray
+    stop_signal: int = 0
 
     def pack(self) -> np.ndarray:
-        return _pack(_KIND_AFFERENTS, self.interval, np.asarray(self.rates_Hz, dtype=np.float64))
+        return _pack(_KIND_AFFERENTS, self.interval, np.asarray(self.rates_Hz, dtype=np.float64),
+                     self.stop_signal)
 
     @classmethod
     def unpack(cls, buf: np.ndarray) -> "Afferents":
-        interval, payload = _unpack(buf, _KIND_AFFERENTS, "Afferents")
+        interval, payload, stop = _unpack(buf, _KIND_AFFERENTS, "Afferents")
         if payload.size % 3:
             raise ProtocolError(f"Afferents: {payload.size} values is not n_muscles x 3")
-        return cls(interval=interval, rates_Hz=payload.reshape(-1, 3).copy())
+        return cls(interval=interval, rates_Hz=payload.reshape(-1, 3).copy(), stop_signal=stop)

@@ -139,11 +139,12 @@ class MpiBodyEnd:
         reqs = [self.comm.Irecv(b, source=r, tag=TAG_COUNTS)
                 for b, r in zip(self._bufs, self.brain_ranks)]
         _wait_all(reqs)
-        total = None
+        total, stop = None, 0
         for b, r in zip(self._bufs, self.brain_ranks):
             msg = _check_interval(MotorCounts.unpack(b), interval, f"MotorCounts from rank {r}")
             total = msg.counts if total is None else total + msg.counts
-        return MotorCounts(interval=interval, counts=total)
+            stop = stop or msg.stop_signal
+        return MotorCounts(interval=interval, counts=total, stop_signal=stop)
 
     def send_afferents(self, msg: Afferents) -> None:
         self._pending = [(req, buf) for req, buf in self._pending if not req.Test()]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -260,12 +261,37 @@ def _cmd_launch(args) -> int:
                               for m in range(args.members)])
 
 
+def _own_session_ended_with_parent() -> None:
+    """(In the child, before exec.) A new session, and SIGTERM when the launcher dies
+    (Linux), so that killing `cosim launch` still stops the job cleanly."""
+    import ctypes
+    import signal
+    os.setsid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)    # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _run_mpiexec(cmd, outputs) -> int:
     """Run mpiexec, passing its output through; when a rank died, say which one."""
+    import signal
     import threading
     from .launch import launch_env, name_dead_rank
+    # mpiexec in a session of its own, so that a Ctrl-C reaches it once, from here: a
+    # second SIGINT would make it abort the job instead of letting the ranks stop cleanly
     proc = subprocess.Popen(cmd, env=launch_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, bufsize=1)
+                            stderr=subprocess.PIPE, text=True, bufsize=1,
+                            preexec_fn=_own_session_ended_with_parent)
+    forwarded: list[int] = []
+
+    def forward_signal(signum, frame):
+        if not forwarded:
+            forwarded.append(signum)
+            proc.send_signal(signum)       # mpiexec passes it to every rank
+
+    old = {s: signal.signal(s, forward_signal) for s in (signal.SIGINT, signal.SIGTERM)} \
+        if threading.current_thread() is threading.main_thread() else {}
     tail: list[str] = []
 
     def forward(src, dst):
@@ -279,9 +305,15 @@ def _run_mpiexec(cmd, outputs) -> int:
                threading.Thread(target=forward, args=(proc.stderr, sys.stderr))]
     for t in threads:
         t.start()
-    code = proc.wait()
-    for t in threads:
-        t.join()
+    try:
+        code = proc.wait()
+        for t in threads:
+            t.join()
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    if forwarded and code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+        return code                 # stopped cleanly; the body rank said where
     if code != 0:
         who = name_dead_rank("".join(tail), outputs)
         if who:

@@ -38,9 +38,11 @@ def chunk_ends(scene, k: int, checkpoints: Schedule = Schedule()) -> bool:
 class BrainSide:
     """One brain rank's part: afferents in, engine run, motor counts out."""
 
-    def __init__(self, scene, model, engine, end, spikes):
+    def __init__(self, scene, model, engine, end, spikes, caught=()):
         self.scene, self.model, self.engine, self.end, self.spikes = \
             scene, model, engine, end, spikes
+        self.caught = caught        # signals caught on this rank (reported to the body)
+        self.stop_signal = 0        # set when the body stops the run
 
     def start(self) -> None:
         hello = self.end.recv_hello()
@@ -57,19 +59,26 @@ class BrainSide:
         self._recorded = None if not record else np.isin(
             self.model.cells.type_id, [self.model.params.type_index(t) for t in record])
 
-    def interval(self, k: int) -> None:
-        rates = self.end.recv_afferents(k).rates_Hz
+    def interval(self, k: int) -> bool:
+        """Compute interval k; False (nothing computed) if the body stops the run here."""
+        msg = self.end.recv_afferents(k)
+        if msg.stop_signal:
+            self.stop_signal = msg.stop_signal
+            return False
+        rates = msg.rates_Hz
         self._drive[self._aff_local] = afferent_drive_Hz(rates, self._aff_channel, self._fibres)
         self.engine.set_afferent_rates(self._drive)
         try:
             steps, gids = self.engine.run(self.scene.interval_steps)
         except FloatingPointError as exc:     # the engine names the time and the cell
             raise SimulationFault(f"{exc}; the run stops here") from None
-        self.end.send_counts(MotorCounts(interval=k, counts=self.pools.count(gids)))
+        self.end.send_counts(MotorCounts(interval=k, counts=self.pools.count(gids),
+                                         stop_signal=self.caught[0] if self.caught else 0))
         if self._recorded is not None:
             keep = self._recorded[gids]
             steps, gids = steps[keep], gids[keep]
         self.spikes.add(steps, gids)
+        return True
 
     def finish(self) -> None:
         self.end.close()
@@ -87,6 +96,9 @@ class BodySide:
         self.brain_state = brain_state            # callable -> state of all brain cells
         self.K = scene.n_intervals
         self.lead = 2 if scene.bridge.lag else 1
+        #: a signal that stops the run (caught here, or reported by a brain rank), and the
+        #: first interval the brain was told not to compute; the body runs until just before
+        self.stop_signal, self.stop_at = 0, None
 
     def start(self, resume: dict | None = None) -> None:
         """Open the output and send the first afferents; ``resume``: the body part of a
@@ -118,14 +130,24 @@ class BodySide:
         self.end.send_afferents(Afferents(interval=j, rates_Hz=rates))
 
     def interval(self, k: int) -> None:
-        counts = self.end.recv_counts(k).counts
+        msg = self.end.recv_counts(k)
+        counts = msg.counts
+        self.stop_signal = self.stop_signal or msg.stop_signal
         drive = counts if self.scene.bridge.motor_output else np.zeros_like(counts)
         excitation = self.transfer(drive)
         self.body.step(excitation, self.scene.bridge.interval_ms * 1e-3)
         state = self.body.state()
         j = k + self.lead
         if j < self.K:
-            self._send(j, self._afferents() if self.scene.bridge.feedback else self.rest)
+            rates = self._afferents() if self.scene.bridge.feedback else self.rest
+            if self.stop_at is None and not self.stop_signal:
+                self._send(j, rates)
+            else:       # stopping: kept for a checkpoint, not sent
+                if self.stop_at is None:
+                    self.stop_at = j
+                    self.end.send_afferents(Afferents(interval=j, rates_Hz=rates,
+                                                      stop_signal=self.stop_signal))
+                self.sent[j] = rates
         self._rows.append((k, counts, self.sent.pop(k), state))
         fault = self.body.fault()
         if fault:   # the faulty interval is written too, so the file shows what went wrong

@@ -20,6 +20,8 @@ import traceback
 
 import numpy as np
 
+from .interrupts import deferred_signals
+
 __all__ = ["brain_main", "body_main"]
 
 TAG_SPIKES = 21
@@ -144,6 +146,7 @@ def _guard(role: str, fn, argv):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     from mpi4py import MPI
+    from .interrupts import RunInterrupted
     world = MPI.COMM_WORLD
     global _RANK_PIDS
     try:
@@ -151,6 +154,13 @@ def _guard(role: str, fn, argv):
         _RANK_PIDS = [[r, rl, pid] for r, (rl, pid) in
                       enumerate(world.allgather((role, os.getpid())))]
         fn(world, argv)
+    except RunInterrupted as exc:   # a clean stop on SIGINT/SIGTERM: no abort
+        if role == "body":          # the body rank decided the stop and wrote the file
+            print(f"rank {world.Get_rank()} ({role}): {exc}", file=sys.stderr, flush=True)
+        if exc.checkpoint:
+            print(f"wrote checkpoint {exc.checkpoint}; continue with: cosim launch --resume "
+                  f"{exc.checkpoint}", file=sys.stderr, flush=True)
+        sys.exit(exc.exit_code)
     except BaseException as exc:  # noqa: BLE001 - any failure must abort the whole job
         from .scene import SceneError
         msg = str(exc) if isinstance(exc, (SceneError, RuntimeError, ValueError)) else \
@@ -209,6 +219,7 @@ def _brain(world, argv):
     from brain.exchange import MpiExchange
     from bridge import MpiBrainEnd
     from .build import build_brain_model, build_engine
+    from .interrupts import RunInterrupted
     from .loop import BrainSide, chunk_ends
 
     args = _parser("python -m brain", "brain").parse_args(argv)
@@ -218,18 +229,27 @@ def _brain(world, argv):
     model = build_brain_model(scene)
     engine = build_engine(scene, model, comm.Get_size(), comm.Get_rank(), MpiExchange(comm))
     spikes = _SpikeForwarder(world, body_rank)
-    side = BrainSide(scene, model, engine, MpiBrainEnd(world, body_rank), spikes)
-    side.start()
     k0, K = 0, scene.n_intervals
     if resume is not None:
         engine.set_state(resume.brain_state(engine.gid))
         k0 = resume.next_interval
-    for k in range(k0, K):
-        side.interval(k)
-        if chunk_ends(scene, k, checkpoints):
-            spikes.send_chunk()
-        if checkpoints.due(k, K):       # the body rank writes it
-            world.send(engine.get_state(), dest=body_rank, tag=TAG_CHECKPOINT)
+    with deferred_signals() as caught:      # the body rank decides when to stop
+        side = BrainSide(scene, model, engine, MpiBrainEnd(world, body_rank), spikes, caught)
+        side.start()
+        for k in range(k0, K):
+            if not side.interval(k):
+                # stopped before k: the last chunk, and a checkpoint where it stops
+                if not chunk_ends(scene, k - 1, checkpoints):
+                    spikes.send_chunk()
+                if checkpoints.every and not checkpoints.due(k - 1, K):
+                    world.send(engine.get_state(), dest=body_rank, tag=TAG_CHECKPOINT)
+                spikes.close()
+                side.finish()
+                raise RunInterrupted(side.stop_signal, k * scene.bridge.interval_ms)
+            if chunk_ends(scene, k, checkpoints):
+                spikes.send_chunk()
+            if checkpoints.due(k, K):       # the body rank writes it
+                world.send(engine.get_state(), dest=body_rank, tag=TAG_CHECKPOINT)
     spikes.close()
     side.finish()
     n_syn = comm.reduce(engine.syn.n, root=0)
@@ -273,11 +293,17 @@ def _body(world, argv):
     side.writer.f.flush()
     t1 = time.perf_counter()
     k0 = 0 if resume is None else resume.next_interval
-    with Progress(scene, enabled=not args.no_progress and member == 0) as bar:
+    with Progress(scene, enabled=not args.no_progress and member == 0) as bar, \
+            deferred_signals() as caught:
         for k in range(k0, scene.n_intervals):
+            side.stop_signal = side.stop_signal or (caught[0] if caught else 0)
             side.interval(k)
             bar.update(k)
+            if side.stop_at is not None and k == side.stop_at - 1:
+                break
     run_s = time.perf_counter() - t1
+    if side.stop_at is not None:
+        _stop(side, scene, k, checkpoints, run_s, world, brains)
     n_syn = world.recv(source=brains[0], tag=TAG_SPIKES + 1)
     n_spikes = side.writer.n_spikes
     side.finish(build_s=t1 - t0, run_wall_s=run_s, n_synapses=n_syn,
@@ -285,6 +311,20 @@ def _body(world, argv):
     print(f"wrote {output}: {n_spikes} spikes, {scene.run.duration_ms:.0f} ms simulated "
           f"in {run_s:.2f} s ({run_s / (scene.run.duration_ms * 1e-3):.2f} s wall / s sim, "
           f"{len(brains)} brain ranks)", flush=True)
+
+
+def _stop(side, scene, k, checkpoints, run_s, world, brains):
+    """End after interval k on a signal: last chunk, checkpoint, file marked interrupted."""
+    from .interrupts import RunInterrupted
+    from .loop import chunk_ends
+    stop = RunInterrupted(side.stop_signal, (k + 1) * scene.bridge.interval_ms)
+    if not chunk_ends(scene, k, checkpoints):
+        side._flush()
+    if checkpoints.every and not checkpoints.due(k, scene.n_intervals):
+        stop.checkpoint = side.checkpoint(k)
+    side.end.close()
+    side.writer.close(complete=False, interrupted=str(stop), run_wall_s=run_s)
+    raise stop
 
 
 def brain_main(argv=None) -> None:

@@ -52,20 +52,35 @@ def setup(tmp_path_factory):
     return d, scene, ref
 
 
-def _kill_after_checkpoint(cmd, ckpt, sig=signal.SIGKILL):
-    """Start ``cmd``; once ``ckpt`` exists send ``sig`` to its process group."""
+def _ranks_of(scene) -> str:
+    r = subprocess.run(["pgrep", "-f", f"-m (brain|body) {scene}"], capture_output=True,
+                       text=True)
+    return r.stdout.strip()
+
+
+def _kill_after_checkpoint(cmd, ckpt, scene=None):
+    """Start ``cmd``; once ``ckpt`` exists SIGKILL it (and, for `cosim launch`, its
+    mpiexec, whose proxies then kill the ranks; wait until they are gone)."""
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True)
     try:
         deadline = time.monotonic() + 240
         while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         if proc.poll() is None:
-            os.killpg(proc.pid, sig)
+            children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                      text=True).stdout.split()
+            for pid in children:
+                os.kill(int(pid), signal.SIGKILL)
+            proc.kill()
         _, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
+    if scene is not None:
+        deadline = time.monotonic() + 20
+        while _ranks_of(scene) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _ranks_of(scene), "ranks left behind"
     return proc.returncode, err
 
 
@@ -185,7 +200,8 @@ def test_mpi_kill_and_resume_with_other_rank_counts(setup):
     out, ckpt = d / "mpi.h5", d / "mpi.ckpt.h5"
     code, err = _kill_after_checkpoint(
         [sys.executable, "-m", "cosim", "launch", str(scene), "--duration", DURATION,
-         "--brain-ranks", "2", "-o", str(out), "--quiet", "--checkpoint-every", "100"], ckpt)
+         "--brain-ranks", "2", "-o", str(out), "--quiet", "--checkpoint-every", "100"], ckpt,
+        scene)
     assert ckpt.exists(), err
     copies = {}
     for name in ("ranks3", "embedded"):
@@ -249,3 +265,31 @@ def test_refusals(setup, tmp_path):
     assert not (tmp_path / "x.h5").exists()
     r = _cosim("run", "--resume", tmp_path / "missing.ckpt.h5")
     assert r.returncode == 2 and "no such checkpoint file" in r.stderr, r.stderr
+
+
+@pytest.mark.mpi
+def test_mpi_sigterm_stops_cleanly_and_resumes(setup):
+    """SIGTERM to `cosim launch` reaches every rank once: the body rank stops the brain
+    ranks at an interval boundary, writes the last chunk and a checkpoint there, and the
+    job exits 143 with no rank left; resumed (and stopped with SIGINT, 130), the file
+    still follows the uninterrupted run."""
+    d, scene, ref = setup
+    out, ckpt = d / "mpi_term.h5", d / "mpi_term.ckpt.h5"
+    launch = [sys.executable, "-m", "cosim", "launch", str(scene), "--duration", "60000",
+              "--brain-ranks", "2", "-o", str(out), "--quiet", "--checkpoint-every", "250"]
+    code, err = _interrupt(launch, out, 100, signal.SIGTERM)
+    assert code == 143, err
+    assert "rank 2 (body): SIGTERM at t = " in err and "BAD TERMINATION" not in err, err
+    assert f"wrote checkpoint {ckpt}" in err, err
+    with h5py.File(out, "r") as f, h5py.File(ckpt, "r") as c:
+        n = f["body/time_s"].shape[0]
+        assert "SIGTERM" in f.attrs["interrupted"] and not f.attrs["complete"]
+        assert c.attrs["n_rows"] == n and c.attrs["time_ms"] == n * 1.0
+        t = f["spikes/brain/timestamps"][:]
+        assert t.max() <= n and np.all(np.diff(f["bridge/interval"][:]) == 1)
+    assert _ranks_of(scene) == "", "ranks left behind"
+    resume = [sys.executable, "-m", "cosim", "launch", "--resume", str(ckpt),
+              "--brain-ranks", "3", "--quiet"]
+    code, err = _interrupt(resume, out, 700, signal.SIGINT)
+    assert code == 130, err
+    _same_prefix(ref, out)
