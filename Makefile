@@ -1,13 +1,15 @@
 # Two commands on a fresh machine with Python >= 3.11 and pip:
 #   make demo   - create .venv, install, run the demo scene (writes out/demo.h5 and out/demo.png)
 #   make test   - create .venv (+ bench/.venv-peers with NEST and Brian2), run the whole test suite
+#   make report-docs - the demo's HTML report, its screenshot and a limb video frame in docs/
+#                  (needs Debian's chromium + chromium-driver and an OpenGL backend)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PEERS := bench/.venv-peers/.installed
 
-.PHONY: setup demo test bench peers clean
+.PHONY: setup demo test bench peers clean report-docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +32,13 @@ setup: $(STAMP)
 demo: $(STAMP)
 	mkdir -p out
 	$(BIN)/cosim run scenes/demo.toml -o out/demo.h5
+
+report-docs: $(STAMP)
+	mkdir -p out docs
+	$(BIN)/cosim run scenes/demo.toml -o out/demo.h5 --overwrite --no-figure --no-progress
+	$(BIN)/cosim report out/demo.h5 -o out/demo_report
+	$(BIN)/python -m cosim.report.screenshot out/demo_report/index.html docs/report.png > /dev/null
+	cp out/demo_report/limb.png docs/limb_frame.png
 
 test: $(STAMP) $(PEERS)
 	OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 $(BIN)/python -m pytest

@@ -97,11 +97,19 @@ def _parser() -> argparse.ArgumentParser:
                         help="print the mpiexec command instead of running it")
     launch.add_argument("--slurm", metavar="FILE",
                         help="also write a srun --multi-prog file for a SLURM cluster")
-    report = sub.add_parser("report", help="draw the summary figure of an output file",
-                            description="Write the summary figure (raster, rates, joint "
-                            "angles, excitation) of OUT.h5 to a PNG.")
+    report = sub.add_parser("report", help="write the HTML report of an output file",
+                            description="Write DIR/index.html for OUT.h5: run summary table, "
+                            "raster, rates per type, spectra, gamma phase histograms, voxel "
+                            "rate maps (and their animation), joint angles, muscles, bridge "
+                            "counts and afferents, and the limb video (needs an OpenGL "
+                            "backend: see cosim info). Figures sit beside the page; no network "
+                            "is needed to view it.")
     report.add_argument("output", metavar="OUT.h5", help="output file of a run")
-    report.add_argument("--png", help="figure path (default: OUT.png)")
+    report.add_argument("-o", "--out-dir", metavar="DIR",
+                        help="report folder, created if missing (default: OUT_report)")
+    report.add_argument("--no-video", action="store_true",
+                        help="do not render the limb video")
+    report.add_argument("--png", help="also write the one-page summary figure to this PNG")
     build = sub.add_parser("build", help="build a scene's brain model and report on it",
                            description="Build (or load from the cache) SCENE's brain model "
                            "and the synapses of every rank; print cells per region and type, "
@@ -148,7 +156,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="no progress bars")
     sub.add_parser("info", help="print versions of the package and its dependencies",
                    description="Print versions of brain-body-cosim, Python, numpy, numba, "
-                   "mujoco, mpi4py, the MPI library, gymnasium and h5py.")
+                   "mujoco, mpi4py, the MPI library, gymnasium and h5py, and which "
+                   "OpenGL backends (MUJOCO_GL=egl, osmesa) can render here.")
     return p
 
 
@@ -353,9 +362,13 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .report import summary_figure
-    png = args.png or str(Path(args.output).with_suffix(".png"))
-    print(f"wrote {summary_figure(args.output, png)}")
+    from .report import summary_figure, write_report
+    if not Path(args.output).is_file():
+        raise FileNotFoundError(f"{args.output}: no such run file")
+    out_dir = Path(args.out_dir or Path(args.output).with_suffix("").as_posix() + "_report")
+    print(f"wrote {write_report(args.output, out_dir, video=not args.no_video)}")
+    if args.png:
+        print(f"wrote {summary_figure(args.output, args.png)}")
     return 0
 
 
@@ -414,8 +427,12 @@ def _cmd_experiment(args) -> int:
 
 
 def _cmd_info(args) -> int:
+    from .gl import gl_backends
     for k, v in versions().items():
         print(f"{k:18s} {v}")
+    # each backend is tried in its own process: MuJoCo fixes MUJOCO_GL at import
+    for name, status in gl_backends().items():
+        print(f"{'MUJOCO_GL=' + name:18s} {status}")
     return 0
 
 

@@ -72,10 +72,11 @@ def test_launch_dry_run_and_slurm_file(tmp_path, small_scene_path):
     assert "0-2 " in text and "\n3 " in text
 
 
-def test_report_redraws_figure(tmp_path, small_scene_path):
+def test_report_writes_page_and_summary_figure(tmp_path, small_scene_path):
     out = tmp_path / "r.h5"
     assert cosim("run", small_scene_path, "-o", out, "--duration", 50, "--no-progress",
                  "--no-figure").returncode == 0
     assert not out.with_suffix(".png").exists()
-    res = cosim("report", out)
-    assert res.returncode == 0 and out.with_suffix(".png").exists()
+    res = cosim("report", out, "--no-video", "--png", out.with_suffix(".png"))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "r_report" / "index.html").exists() and out.with_suffix(".png").exists()

@@ -1,4 +1,4 @@
-"""Plots a person looks at after a run: the summary figure of an output file."""
+"""The summary figure of a run file: raster, rates per type, joint angles, excitation (one PNG)."""
 from __future__ import annotations
 
 import h5py
