@@ -12,8 +12,9 @@ file with everything up to the last chunk.  Layout::
     /scene  (the scene file text)
 
 Root attributes: SONATA's ``magic`` (uint32 0x0A7A) and ``version`` (uint32 [0, 1]);
-ours: cosim_version (package version), run_id, seed, mode, n_brain_ranks, wall_s, complete,
-resumed (JSON list: where a run was continued from a checkpoint), ...
+ours: cosim_version (package version), commit (git, if run from a checkout), run_id, seed,
+mode, n_brain_ranks, wall_s, complete, resumed (JSON list: where a run was continued from a
+checkpoint), ...
 ``/spikes/brain`` has SONATA's ``sorting`` attribute, an HDF5 enum over uint8
 (none=0, by_id=1, by_time=2), set to by_time; libsonata's SpikeReader opens the file.
 """
@@ -33,6 +34,24 @@ SONATA_MAGIC = 0x0A7A
 SONATA_VERSION = (0, 1)
 # SONATA's /spikes/<population> "sorting" attribute: an HDF5 enum over uint8.
 SORTING = h5py.enum_dtype({"none": 0, "by_id": 1, "by_time": 2}, basetype="u1")
+
+
+def source_commit() -> str:
+    """The git commit of the checkout the package runs from ('' if not a checkout);
+    '+dirty' when it has uncommitted changes."""
+    import subprocess
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return ""
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "-uno"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return head + ("+dirty" if head and dirty else "")
 
 
 def package_version() -> str:
@@ -90,7 +109,8 @@ class RunWriter:
                        n_brain_ranks=n_brain_ranks, scene_path=scene.path,
                        dt_ms=scene.run.dt_ms, interval_ms=scene.bridge.interval_ms,
                        duration_ms=scene.run.duration_ms, complete=False,
-                       created=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=uuid.uuid4().hex)
+                       created=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=uuid.uuid4().hex,
+                       commit=source_commit())
         f.create_dataset("scene", data=scene.text)
         f.attrs["overrides"] = json.dumps(list(scene.overrides))
         f.attrs["scene_resolved"] = json.dumps(_resolved(scene), default=str)
