@@ -68,3 +68,18 @@ def test_libsonata_reads_the_spikes_h5py_reads(run_file):
     assert 0 < len(got) < len(ids)
     assert len(got) == np.count_nonzero(want)
     assert _pairs(got) == set(zip(ids[want].tolist(), t[want].tolist()))
+
+
+def test_bmtk_reads_the_spikes_h5py_reads(run_file):
+    """bmtk's SONATA spike reader (the Allen Institute's BMTK) gets the same spikes."""
+    from bmtk.utils.reports.spike_trains import SpikeTrains
+    path, ids, t = run_file
+    ids = ids.astype(np.int64)
+    st = SpikeTrains.load(str(path), file_type="sonata")
+    assert st.populations == ["brain"] and st.n_spikes("brain") == len(t) > 0
+    df = st.to_dataframe(population="brain", sort_order="by_time")
+    assert np.array_equal(df["timestamps"].to_numpy(), t)
+    assert np.array_equal(df["node_ids"].to_numpy().astype(np.int64), ids)
+    busiest = int(np.bincount(ids).argmax())
+    assert np.array_equal(np.sort(st.get_times(busiest, population="brain")),
+                          np.sort(t[ids == busiest]))
