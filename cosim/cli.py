@@ -1,4 +1,5 @@
-"""``cosim``: run a scene embedded, launch it over MPI, report on a run, print versions."""
+"""``cosim``: run a scene embedded, launch it over MPI, report on a run, export it (NWB,
+CSV), print versions."""
 from __future__ import annotations
 
 import argparse
@@ -110,6 +111,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--no-video", action="store_true",
                         help="do not render the limb video")
     report.add_argument("--png", help="also write the one-page summary figure to this PNG")
+    export = sub.add_parser("export", help="write a run file as NWB or CSV",
+                            description="Write RUN.h5 as an NWB file (spikes as a Units "
+                            "table in s, joint angles and muscle series in a 'behavior' "
+                            "module; needs pip install brain-body-cosim[nwb]) and/or as CSV "
+                            "tables in DIR (spikes.csv, cells.csv, body_<key>.csv). Existing "
+                            "output is refused unless --overwrite.")
+    export.add_argument("run", metavar="RUN.h5", help="output file of a run")
+    export.add_argument("--nwb", metavar="OUT.nwb", help="write an NWB file; its folder "
+                        "must exist")
+    export.add_argument("--csv", metavar="DIR", help="write CSV tables into DIR (created "
+                        "if missing)")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace an existing OUT.nwb or CSV files")
     build = sub.add_parser("build", help="build a scene's brain model and report on it",
                            description="Build (or load from the cache) SCENE's brain model "
                            "and the synapses of every rank; print cells per region and type, "
@@ -372,6 +386,29 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from .export import (check_csv_output, check_nwb_output, read_run, require_nwb, to_csv,
+                         to_nwb, unit_mask)
+    if not (args.nwb or args.csv):
+        raise ValueError("give --nwb OUT.nwb and/or --csv DIR")
+    if args.nwb:
+        require_nwb()
+    run = read_run(args.run)                # every path is checked before anything is written
+    if args.nwb:
+        check_nwb_output(args.nwb, args.overwrite)
+    if args.csv:
+        check_csv_output(args.csv, args.overwrite)
+    units = int(unit_mask(run).sum())
+    if args.nwb:
+        out = to_nwb(run, args.nwb, overwrite=args.overwrite)
+        print(f"wrote {out}: {units} units, {len(run.spike_ids)} spikes, "
+              f"{len(run.body['time_s'])} body rows")
+    if args.csv:
+        paths = to_csv(run, args.csv, overwrite=args.overwrite)
+        print(f"wrote {len(paths)} CSV files to {args.csv}: {', '.join(p.name for p in paths)}")
+    return 0
+
+
 def versions() -> dict:
     """Versions of the package and what it runs on (MPI only if it can be loaded)."""
     import platform
@@ -440,10 +477,11 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     from .scene import SceneError
     from bridge import ProtocolError
+    from .export import MissingExtraError
     from .interrupts import RunInterrupted, SimulationFault
     try:
         return {"run": _cmd_run, "launch": _cmd_launch, "report": _cmd_report,
-                "build": _cmd_build, "show": _cmd_show,
+                "build": _cmd_build, "show": _cmd_show, "export": _cmd_export,
                 "info": _cmd_info, "cache": _cmd_cache, "experiment": _cmd_experiment}[args.command](args)
     except RunInterrupted as exc:
         print(f"cosim {args.command}: {exc}", file=sys.stderr)
@@ -453,7 +491,7 @@ def main(argv=None) -> int:
             raise
         print(f"cosim {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except (SceneError, ProtocolError, OSError, ValueError) as exc:
+    except (SceneError, ProtocolError, OSError, ValueError, MissingExtraError) as exc:
         # Input errors are one line on stderr (--debug: the traceback); bugs keep theirs.
         if args.debug:
             raise

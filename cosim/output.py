@@ -13,7 +13,8 @@ file with everything up to the last chunk.  Layout::
 
 Root attributes: SONATA's ``magic`` (uint32 0x0A7A) and ``version`` (uint32 [0, 1]);
 ours: cosim_version (package version), commit (git, if run from a checkout), run_id, seed,
-mode, n_brain_ranks, wall_s, complete, resumed (JSON list: where a run was continued from a
+mode, n_brain_ranks, wall_s, complete, created (ISO 8601 local time with its UTC offset,
+e.g. 2026-01-31T14:05:00+0100), resumed (JSON list: where a run was continued from a
 checkpoint), ...
 ``/spikes/brain`` has SONATA's ``sorting`` attribute, an HDF5 enum over uint8
 (none=0, by_id=1, by_time=2), set to by_time; libsonata's SpikeReader opens the file.
@@ -109,7 +110,7 @@ class RunWriter:
                        n_brain_ranks=n_brain_ranks, scene_path=scene.path,
                        dt_ms=scene.run.dt_ms, interval_ms=scene.bridge.interval_ms,
                        duration_ms=scene.run.duration_ms, complete=False,
-                       created=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=uuid.uuid4().hex,
+                       created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), run_id=uuid.uuid4().hex,
                        commit=source_commit())
         f.create_dataset("scene", data=scene.text)
         f.attrs["overrides"] = json.dumps(list(scene.overrides))

@@ -19,12 +19,12 @@ def _options(subcommand):
     return [opt for a in sub._actions for opt in a.option_strings if opt.startswith("--")]
 
 
-@pytest.mark.parametrize("sub", [None, "run", "launch", "report", "info"])
+@pytest.mark.parametrize("sub", [None, "run", "launch", "report", "export", "info"])
 def test_help_describes_every_option(sub):
     res = cosim(*([sub] if sub else []), "--help")
     assert res.returncode == 0
     if sub is None:
-        for name in ("run", "launch", "report", "info"):
+        for name in ("run", "launch", "report", "export", "info"):
             assert name in res.stdout
         return
     for opt in _options(sub):

@@ -53,8 +53,8 @@ def test_report_writes_every_figure_and_the_summary(report, demo_run):
     text = page.read_text()
     with h5py.File(demo_run) as f:
         n_cells, n_syn = len(f["cells/type_id"]), int(f.attrs["n_synapses"])
-        version = f.attrs["cosim_version"]
-    for expected in ("demo", version, f"{n_cells:,}", f"{n_syn:,}", "embedded",
+        version, commit = f.attrs["cosim_version"], f.attrs["commit"]
+    for expected in ("demo", version, commit, f"{n_cells:,}", f"{n_syn:,}", "embedded",
                      "real-time factor", "build time", "wall time"):
         assert expected in text, expected
     assert "http://" not in text and "https://" not in text       # nothing from the network
@@ -67,7 +67,7 @@ def test_report_without_gl_or_recorded_stats_says_so(demo_run, tmp_path, monkeyp
     bare = tmp_path / "bare.h5"
     shutil.copy(demo_run, bare)
     with h5py.File(bare, "a") as f:
-        for key in ("n_synapses", "build_s"):
+        for key in ("n_synapses", "build_s", "commit"):
             del f.attrs[key]
     monkeypatch.setattr(cosim.gl, "probe_backend", lambda name, timeout_s=60.0:
                         (False, f"{name} disabled by the test"))
