@@ -104,8 +104,11 @@ def _parser() -> argparse.ArgumentParser:
                             "rate maps (and their animation), joint angles, muscles, bridge "
                             "counts and afferents, and the limb video (needs an OpenGL "
                             "backend: see cosim info). Figures sit beside the page; no network "
-                            "is needed to view it.")
-    report.add_argument("output", metavar="OUT.h5", help="output file of a run")
+                            "is needed to view it. For a `cosim experiment` folder: the "
+                            "seed's claim, every metric against its criterion, the figures "
+                            "and a report per run (default folder EXPDIR/report).")
+    report.add_argument("output", metavar="OUT.h5|EXPDIR",
+                        help="output file of a run, or a `cosim experiment` folder")
     report.add_argument("-o", "--out-dir", metavar="DIR",
                         help="report folder, created if missing (default: OUT_report)")
     report.add_argument("--no-video", action="store_true",
@@ -376,7 +379,16 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .report import summary_figure, write_report
+    from .report import is_experiment_folder, summary_figure, write_experiment_report, \
+        write_report
+    if Path(args.output).is_dir():
+        if not is_experiment_folder(args.output):
+            raise FileNotFoundError(f"{args.output}: a folder without metrics.json: give a run "
+                                    "file or a `cosim experiment` folder")
+        if args.png:
+            raise ValueError("--png: only for a run file, not an experiment folder")
+        print(f"wrote {write_experiment_report(args.output, args.out_dir, not args.no_video)}")
+        return 0
     if not Path(args.output).is_file():
         raise FileNotFoundError(f"{args.output}: no such run file")
     out_dir = Path(args.out_dir or Path(args.output).with_suffix("").as_posix() + "_report")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-__all__ = ["table", "image", "video", "note", "pre", "section", "page", "write_page"]
+__all__ = ["table", "grid", "link", "escape", "image", "video", "note", "pre", "section",
+           "page", "write_page"]
 
 _STYLE = """
 body { font-family: sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }
@@ -18,6 +19,7 @@ table { border-collapse: collapse; } td, th { padding: 2px 10px; text-align: lef
 figure { margin: 1em 0; } img, video { max-width: 100%; }
 figcaption { font-size: 0.9em; color: #555; }
 .note { background: #fff6d5; border-left: 4px solid #e0b000; padding: 0.5em 1em; }
+td.ok { color: #176317; font-weight: bold; } td.bad { color: #b00020; font-weight: bold; }
 pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; font-size: 0.8em; }
 """
 
@@ -30,6 +32,29 @@ def table(rows) -> str:
     """A two-column table from ``(name, value)`` pairs."""
     body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
     return f"<table>{body}</table>"
+
+
+def escape(text) -> str:
+    """``text`` safe to put in a page."""
+    return _e(text)
+
+
+def grid(header, rows, raw=(), mark=None) -> str:
+    """A table with a header row. Cells are escaped except in the columns ``raw`` (already
+    HTML); ``mark`` maps a cell text to a CSS class (e.g. {"FAIL": "bad"})."""
+    mark = mark or {}
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+
+    def cell(i, v):
+        cls = f' class="{mark[v]}"' if isinstance(v, str) and v in mark else ""
+        return f"<td{cls}>{v if i in raw else _e(v)}</td>"
+    body = "".join("<tr>" + "".join(cell(i, v) for i, v in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def link(href: str, text: str) -> str:
+    """A link to a file relative to the page."""
+    return f'<a href="{_e(href)}">{_e(text)}</a>'
 
 
 def image(src: str, caption: str = "") -> str:

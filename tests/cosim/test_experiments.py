@@ -103,3 +103,29 @@ def test_forelimb_moves_only_with_motor_output(out_dir):
     assert m["seed1.max_joint_change_deg"]["value"] > 5.0, m["seed1.max_joint_change_deg"]
     limb = RunData.read(out_dir / "gamma" / "motor_off_seed1.h5")
     assert np.ptp(limb.body["excitation"]) == 0.0
+
+
+def test_report_of_an_experiment_folder(out_dir):
+    """`cosim report EXPDIR`: the claim, each metric with its criterion and verdict (from
+    metrics.json, not recomputed), the figures, and a report per run, all linked."""
+    import re
+    exp = out_dir / "gamma"
+    m = _metrics(exp)
+    assert main(["report", str(exp), "--no-video"]) == 0
+    page = exp / "report" / "index.html"
+    text = page.read_text()
+    assert "The seed&#x27;s claim" in text and "30-50 Hz (gamma) synchronous" in text
+    for key, v in m["metrics"].items():
+        assert f"<td>{key}</td>" in text.replace("&#x27;", "'"), key
+        if "pass" in v:
+            verdict = "ok\">pass" if v["pass"] else "bad\">FAIL"
+            row = text[text.index(f"<td>{key}</td>"):].split("</tr>")[0]
+            assert verdict in row and v["criterion"].replace(">", "&gt;").replace(
+                "<", "&lt;") in row, (key, row)
+    for fig in m["figures"]:
+        assert (page.parent / fig).is_file() and f'src="{fig}"' in text
+    links = re.findall(r'href="(runs/[^"]+/index.html)"', text)
+    assert len(links) == len(m["runs"]) > 0
+    for link in links:
+        sub = (page.parent / link).read_text()
+        assert "Run report" in sub and 'src="raster.png"' in sub
