@@ -33,6 +33,8 @@ def load_model(path: str | os.PathLike[str]) -> mujoco.MjModel:
     ------
     FileNotFoundError
         The file does not exist.
+    PermissionError
+        The file cannot be read.
     ValueError
         MuJoCo cannot parse or compile the file (MuJoCo's message is included), or the model
         has no muscle actuators.
@@ -40,6 +42,9 @@ def load_model(path: str | os.PathLike[str]) -> mujoco.MjModel:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"MJCF file not found: {path}")
+    if not os.access(path, os.R_OK):
+        raise PermissionError(f"{path}: MJCF file cannot be read (permission denied; expected "
+                              "a MuJoCo XML file this user may read)")
     try:
         model = mujoco.MjModel.from_xml_path(path)
     except Exception as err:  # MuJoCo reports XML and compile errors as ValueError today

@@ -57,32 +57,65 @@ def _existing(path, what: str) -> Path:
 def _nrrd_header(path: Path, raw: bytes) -> tuple[dict, int]:
     """Parse the header; returns (fields, offset of the data)."""
     if not raw.startswith(b"NRRD000"):
-        raise ValueError(f"{path}: not a NRRD file (expected magic 'NRRD000x', "
-                         f"got {raw[:8]!r})")
+        raise ValueError(f"{path}: not a NRRD file: starts with {raw[:8]!r} (expected the "
+                         f"magic 'NRRD000x' on the first line)")
     end = raw.find(b"\n\n")
     if end < 0:
-        raise ValueError(f"{path}: NRRD header has no blank line before the data")
+        raise ValueError(f"{path}: NRRD header has no blank line before the data (expected "
+                         f"'field: value' lines, then an empty line, then the data)")
     fields = {}
     for line in raw[:end].decode("ascii", "replace").splitlines()[1:]:
         if line.startswith("#") or ":=" in line or not line.strip():
             continue
         key, sep, value = line.partition(":")
         if not sep:
-            raise ValueError(f"{path}: malformed NRRD header line {line!r}")
+            raise ValueError(f"{path}: NRRD header line {line!r}: malformed (expected "
+                             f"'field: value')")
         fields[key.strip().lower()] = value.strip()
     return fields, end + 2
+
+
+def _numbers(path: Path, fields: dict, key: str, kind, example: str) -> list:
+    try:
+        return [kind(x) for x in fields[key].split()]
+    except ValueError:
+        raise ValueError(f"{path}: NRRD field '{key}' = {fields[key]!r}: not "
+                         f"{'integers' if kind is int else 'numbers'} (expected e.g. "
+                         f"'{example}')") from None
 
 
 def _nrrd_spacing(path: Path, fields: dict) -> np.ndarray:
     if "space directions" in fields:
         vectors = re.findall(r"\(([^)]*)\)|none", fields["space directions"])
-        norms = [float(np.linalg.norm([float(x) for x in v.split(",")])) for v in vectors if v]
+        try:
+            norms = [float(np.linalg.norm([float(x) for x in v.split(",")]))
+                     for v in vectors if v]
+        except ValueError:
+            norms = []
+        if not norms:
+            raise ValueError(f"{path}: NRRD field 'space directions' = "
+                             f"{fields['space directions']!r}: not vectors of numbers "
+                             f"(expected e.g. '(100,0,0) (0,100,0) (0,0,100)')")
         return np.array(norms, dtype=np.float64)
     if "spacings" in fields:
-        vals = [float(x) for x in fields["spacings"].split() if x.lower() != "nan"]
-        return np.array(vals, dtype=np.float64)
+        vals = _numbers(path, fields, "spacings", float, "100 100 100")
+        return np.array([v for v in vals if not np.isnan(v)], dtype=np.float64)
     raise ValueError(f"{path}: NRRD header has neither 'space directions' nor 'spacings' "
                      f"(needed for the voxel size in um)")
+
+
+def _nrrd_payload(path: Path, raw: bytes, offset: int, encoding: str) -> bytes:
+    if encoding == "raw":
+        return raw[offset:]
+    if encoding in ("gzip", "gz"):
+        try:
+            return gzip.decompress(raw[offset:])
+        except (EOFError, OSError, gzip.BadGzipFile) as err:
+            raise ValueError(f"{path}: NRRD data ({len(raw) - offset} bytes of gzip after the "
+                             f"header): truncated or corrupt: {err} (expected one complete "
+                             f"gzip stream; is the file cut short?)") from None
+    raise ValueError(f"{path}: NRRD field 'encoding' = {encoding!r}: not supported "
+                     f"(expected 'raw' or 'gzip')")
 
 
 def read_nrrd(path) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -95,43 +128,51 @@ def read_nrrd(path) -> tuple[np.ndarray, np.ndarray, dict]:
     spacing_um : float64[n_domain_axes], voxel edge per axis from the norms of
         ``space directions`` (or ``spacings``), in the file's units (um for Allen files).
     header : dict of the header fields (lower-case keys, string values).
+
+    Raises ValueError naming the file, the header field and its value when the header is
+    not NRRD, is incomplete or disagrees with the data (truncated, or longer than
+    ``sizes`` needs).
     """
     path = _existing(path, "a NRRD volume")
     raw = path.read_bytes()
     fields, offset = _nrrd_header(path, raw)
     for key in ("type", "dimension", "sizes", "encoding"):
         if key not in fields:
-            raise ValueError(f"{path}: NRRD header lacks the required field '{key}'")
+            raise ValueError(f"{path}: NRRD field '{key}' is missing (a NRRD header needs "
+                             f"type, dimension, sizes and encoding)")
     if "data file" in fields or "datafile" in fields:
         raise ValueError(f"{path}: NRRD field 'data file': detached data is not supported "
                          f"(expected the data attached after the header)")
-    if int(fields.get("line skip", 0)) or int(fields.get("byte skip", 0)):
-        raise ValueError(f"{path}: NRRD fields 'line skip'/'byte skip' are not supported")
+    if fields.get("line skip", "0") != "0" or fields.get("byte skip", "0") != "0":
+        raise ValueError(f"{path}: NRRD fields 'line skip'/'byte skip' are not supported "
+                         f"(expected the data right after the header)")
     kind = _NRRD_TYPES.get(fields["type"].lower())
     if kind is None:
-        raise ValueError(f"{path}: NRRD field 'type' = {fields['type']!r} is not supported "
+        raise ValueError(f"{path}: NRRD field 'type' = {fields['type']!r}: not supported "
                          f"(expected one of {sorted(set(_NRRD_WRITE_TYPES.values()))})")
     endian = fields.get("endian", "little").lower()
     if endian not in ("little", "big"):
         raise ValueError(f"{path}: NRRD field 'endian' = {endian!r}: expected little or big")
     dtype = np.dtype(("<" if endian == "little" else ">") + kind)
     encoding = fields["encoding"].lower()
-    if encoding == "raw":
-        payload = raw[offset:]
-    elif encoding in ("gzip", "gz"):
-        payload = gzip.decompress(raw[offset:])
-    else:
-        raise ValueError(f"{path}: NRRD field 'encoding' = {encoding!r} is not supported "
-                         f"(expected 'raw' or 'gzip')")
-    sizes = tuple(int(s) for s in fields["sizes"].split())
-    if len(sizes) != int(fields["dimension"]):
-        raise ValueError(f"{path}: NRRD fields 'sizes' ({len(sizes)} values) and 'dimension' "
-                         f"({fields['dimension']}) disagree")
+    if encoding not in ("raw", "gzip", "gz"):
+        _nrrd_payload(path, raw, offset, encoding)
+    sizes = tuple(_numbers(path, fields, "sizes", int, "132 80 114"))
+    dims = _numbers(path, fields, "dimension", int, "3")
+    dim = dims[0] if len(dims) == 1 else None
+    if len(sizes) != dim or min(sizes, default=0) < 1:
+        raise ValueError(f"{path}: NRRD field 'sizes' = {fields['sizes']!r}: expected "
+                         f"'dimension' = {fields['dimension']} positive integers")
+    payload = _nrrd_payload(path, raw, offset, encoding)
     n_bytes = int(np.prod(sizes)) * dtype.itemsize
     if len(payload) < n_bytes:
-        raise ValueError(f"{path}: NRRD data has {len(payload)} bytes, 'sizes' {sizes} of "
-                         f"'type' {fields['type']} need {n_bytes}")
-    flat = np.frombuffer(payload[len(payload) - n_bytes:], dtype=dtype)
+        raise ValueError(f"{path}: NRRD data has {len(payload)} bytes: truncated ('sizes' "
+                         f"{fields['sizes']!r} of 'type' {fields['type']} need {n_bytes})")
+    if len(payload) > n_bytes:
+        raise ValueError(f"{path}: NRRD field 'sizes' = {fields['sizes']!r}: needs {n_bytes} "
+                         f"bytes of {fields['type']}, the data has {len(payload)} (expected "
+                         f"'sizes' to match the data: the header belongs to another grid?)")
+    flat = np.frombuffer(payload, dtype=dtype)
     # NRRD's first axis varies fastest (Fortran order).
     data = np.ascontiguousarray(flat.reshape(sizes, order="F"), dtype=dtype.newbyteorder("="))
     return data, _nrrd_spacing(path, fields), fields

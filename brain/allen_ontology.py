@@ -105,6 +105,9 @@ def ontology_from_rows(rows, source: str) -> Ontology:
     origin in error messages."""
     acronym, name, parent = {}, {}, {}
     for i, acr, nm, par in rows:
+        if i in acronym:
+            raise ValueError(f"{source}: structure id {i}: appears twice ({acronym[i]!r} and "
+                             f"{acr!r}; expected each id once)")
         acronym[i], name[i], parent[i] = acr, nm, par
     path = {}
     for i in acronym:
@@ -122,19 +125,48 @@ def ontology_from_rows(rows, source: str) -> Ontology:
                     path=path)
 
 
+_GRAPH = ("each structure node needs id, acronym, name, parent_structure_id and children: "
+          "the Allen structure graph")
+
+
+def _int_field(path: Path, at: str, node: dict, key: str):
+    value = node.get(key)
+    if value is None and key == "parent_structure_id":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        value_ok = False
+    else:
+        value_ok = str(value).strip().lstrip("-").isdigit()
+    if not value_ok:
+        raise ValueError(f"{path}: {at}.{key} = {value!r}: not an integer structure id "
+                         f"({_GRAPH})")
+    return int(value)
+
+
 def _json_rows(path: Path, doc):
+    """(id, acronym, name, parent id) of every node; errors name the node's JSON path."""
+    where = ""
     if isinstance(doc, dict) and "msg" in doc:
-        doc = doc["msg"]
-    todo = list(doc) if isinstance(doc, list) else [doc]
+        doc, where = doc["msg"], "msg"
+    todo = ([(f"{where}[{k}]", n) for k, n in enumerate(doc)] if isinstance(doc, list)
+            else [(where or "top level", doc)])
     while todo:
-        node = todo.pop()
-        try:
-            par = node.get("parent_structure_id")
-            yield int(node["id"]), node["acronym"], node["name"], None if par is None else int(par)
-        except (KeyError, TypeError, AttributeError):
-            raise ValueError(f"{path}: expected structure nodes with id, acronym, name, "
-                             f"parent_structure_id, children (Allen structure graph)") from None
-        todo.extend(node.get("children", []))
+        at, node = todo.pop()
+        if not isinstance(node, dict):
+            raise ValueError(f"{path}: {at} = {str(node)[:40]!r}: not a structure node "
+                             f"({_GRAPH})")
+        for key in ("id", "acronym", "name"):
+            if key not in node:
+                ident = f" (node id {node['id']!r})" if "id" in node else ""
+                raise ValueError(f"{path}: {at}: field '{key}' is missing{ident} ({_GRAPH})")
+        i, par = _int_field(path, at, node, "id"), _int_field(path, at, node,
+                                                              "parent_structure_id")
+        children = node.get("children", [])
+        if not isinstance(children, list):
+            raise ValueError(f"{path}: {at}.children = {str(children)[:40]!r}: not a list "
+                             f"({_GRAPH})")
+        yield i, str(node["acronym"]), str(node["name"]), par
+        todo.extend((f"{at}.children[{k}]", c) for k, c in enumerate(children))
 
 
 def _csv_rows(path: Path, reader):
@@ -145,8 +177,13 @@ def _csv_rows(path: Path, reader):
     for row in reader:
         if row["id"] == "0":       # IBL's "void" row: label 0 is outside the brain
             continue
-        par = row["parent_structure_id"].strip()
-        yield int(row["id"]), row["acronym"], row["name"], int(float(par)) if par else None
+        par = (row["parent_structure_id"] or "").strip()
+        try:
+            yield int(row["id"]), row["acronym"], row["name"], int(float(par)) if par else None
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: line {reader.line_num}: id = {row['id']!r}, "
+                             f"parent_structure_id = {par!r}: not integer structure ids "
+                             f"(expected e.g. 985, 500)") from None
 
 
 def read_ontology(path) -> Ontology:
@@ -157,7 +194,11 @@ def read_ontology(path) -> Ontology:
         try:
             doc = json.loads(path.read_text())
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err})") from None
+            raise ValueError(f"{path}: not valid JSON: {err} (expected the Allen structure "
+                             f"graph, e.g. structure_graph_1.json)") from None
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}: not a text file: {err} (expected the Allen structure "
+                             f"graph JSON)") from None
         rows = list(_json_rows(path, doc))
     elif path.suffix.lower() == ".csv":
         with open(path, newline="") as f:

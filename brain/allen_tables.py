@@ -59,24 +59,75 @@ class Connectome:
         return [(self.targets[k], float(row[k])) for k in order if row[k] > 0]
 
 
+def _knox_region(path: Path, ontology: Ontology, text: str, where: str) -> str:
+    try:
+        return ontology.acronym[int(text)]
+    except ValueError:
+        raise ValueError(f"{path}: {where} {text!r}: not an integer (expected Allen "
+                         f"structure ids)") from None
+    except KeyError:
+        raise ValueError(f"{path}: {where} {text}: not a structure id of {ontology.source} "
+                         f"(expected the ids of that ontology)") from None
+
+
+def _knox_values(path: Path, rows: list, n_targets: int) -> np.ndarray:
+    """float64[n_sources, n_targets] of the data lines; errors name line and column."""
+    values = np.empty((len(rows) - 2, n_targets))
+    for k, row in enumerate(rows[2:]):
+        line = f"line {k + 3} (source id {row[0] if row else ''!r})"
+        if len(row) - 1 != n_targets:
+            raise ValueError(f"{path}: {line}: {len(row) - 1} values: wrong shape (expected "
+                             f"{n_targets}, one per target id of line 2)")
+        try:
+            values[k] = np.array(row[1:], dtype=np.float64)
+        except ValueError:
+            c = next(c for c, x in enumerate(row[1:]) if not _is_float(x))
+            raise ValueError(f"{path}: {line}, column {c + 2}: {row[c + 1]!r}: not a number "
+                             f"(expected connection strengths, finite and >= 0)") from None
+        bad = np.flatnonzero(~(np.isfinite(values[k]) & (values[k] >= 0)))
+        if bad.size:
+            c = int(bad[0])
+            raise ValueError(f"{path}: {line}, column {c + 2}: {row[c + 1]}: not a strength "
+                             f"({bad.size} such values in this line; expected finite numbers "
+                             f">= 0)")
+    return values
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def read_knox(path, ontology: Ontology) -> Connectome:
     """Read the Knox 2019 regional model CSV: header row 1 = "ipsi"/"contra", header row 2 =
     target structure ids, then one row per source (first column = source id).  Ids are
     mapped to acronyms with ``ontology``."""
     path = _existing(path, "a Knox 2019 connectome CSV")
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a text file: {err} (expected the Knox 2019 "
+                         f"connectome CSV)") from None
     if len(rows) < 3 or not {"ipsi", "contra"} & set(rows[0][1:]):
         raise ValueError(f"{path}: expected a first header row of 'ipsi'/'contra', a second of "
                          f"target structure ids, then one row per source")
     hemis, tids = rows[0][1:], rows[1][1:]
-    try:
-        targets = [ontology.acronym_of(int(t)) for t in tids]
-        sources = [ontology.acronym_of(int(r[0])) for r in rows[2:]]
-        values = np.array([[float(x) for x in r[1:]] for r in rows[2:]], dtype=np.float64)
-    except ValueError as err:
-        raise ValueError(f"{path}: Knox layout expects integer Allen ids and float "
-                         f"strengths ({err})") from None
+    if len(hemis) != len(tids):
+        raise ValueError(f"{path}: line 1: {len(hemis)} 'ipsi'/'contra' labels: wrong shape "
+                         f"(expected {len(tids)}, one per target id of line 2)")
+    for c, h in enumerate(hemis):
+        if h not in ("ipsi", "contra"):
+            raise ValueError(f"{path}: line 1, column {c + 2}: {h!r}: not a side "
+                             f"(expected 'ipsi' or 'contra')")
+    targets = [_knox_region(path, ontology, t, f"line 2, column {c + 2}: target id")
+               for c, t in enumerate(tids)]
+    sources = [_knox_region(path, ontology, r[0] if r else "",
+                            f"line {k + 3}, column 1: source id") for k, r in enumerate(rows[2:])]
+    values = _knox_values(path, rows, len(tids))
     names = list(dict.fromkeys(t for t, h in zip(targets, hemis) if h == "ipsi"))
     names += [t for t in dict.fromkeys(targets) if t not in names]
     col = {t: k for k, t in enumerate(names)}
@@ -157,15 +208,43 @@ class DensityTable:
         raise ValueError(f"{self.source}: no density for {acronym} or any of its ancestors")
 
 
+def _density(path: Path, where: str, value) -> float:
+    """A density value of the file as float, or an error naming ``where`` and the value."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = None
+    if isinstance(value, bool) or v is None or not (0 <= v < float("inf")):
+        what = "not a number" if v is None or isinstance(value, bool) else "not a density"
+        raise ValueError(f"{path}: {where}: {value!r}: {what} (expected neurons per mm^3, "
+                         f"finite and >= 0)")
+    return v
+
+
+def _json_density_records(path: Path, cell_class: str):
+    try:
+        doc = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON: {err} (expected the Keller 2018 table "
+                         f"{{cell class: {{region: [[values], [references]]}}}})") from None
+    if not isinstance(doc, dict) or cell_class not in doc:
+        has = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
+        raise ValueError(f"{path}: no cell class {cell_class!r} (has {has})")
+    for region, entry in doc[cell_class].items():
+        where = f"{cell_class}.{region!r}"
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list)):
+            raise ValueError(f"{path}: {where}: {str(entry)[:40]}: not [[values], "
+                             f"[references]] (the Keller 2018 table layout)")
+        refs = entry[1] if isinstance(entry[1], list) else [entry[1]]
+        for k, v in enumerate(entry[0]):
+            yield (region, _density(path, f"{where}[0][{k}]", v),
+                   str(refs[k] if k < len(refs) else ""))
+
+
 def _density_records(path: Path, cell_class: str):
     """(region name, value, reference) of ``cell_class`` from the Keller JSON or long CSV."""
     if path.suffix.lower() == ".json":
-        doc = json.loads(path.read_text())
-        if cell_class not in doc:
-            raise ValueError(f"{path}: no cell class {cell_class!r} (has {sorted(doc)})")
-        for region, (values, refs) in doc[cell_class].items():
-            for v, r in zip(values, refs):
-                yield region, float(v), str(r)
+        yield from _json_density_records(path, cell_class)
         return
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
@@ -175,7 +254,9 @@ def _density_records(path: Path, cell_class: str):
                              f"got {reader.fieldnames}")
         for row in reader:
             if row["cell_class"] == cell_class:
-                yield row["brain_region"], float(row["density_per_mm3"]), row.get("source", "")
+                where = f"line {reader.line_num} ({row['brain_region']}), density_per_mm3"
+                yield (row["brain_region"], _density(path, where, row["density_per_mm3"]),
+                       row.get("source", ""))
 
 
 def read_densities(path, ontology: Ontology, cell_class: str = "Neurons") -> DensityTable:

@@ -154,11 +154,11 @@ def _check_voxel_atlas(scene) -> None:
         from brain.synthetic_brain import synthetic_ontology
         onto = synthetic_ontology()
     else:
-        from brain.allen import read_ontology
+        from brain.allen_checks import AtlasFileError, read_checked_ontology
         try:
-            onto = read_ontology(spec.ontology)
-        except ValueError as exc:
-            raise SceneError(ctx, "brain.atlas.ontology", str(exc)) from None
+            onto = read_checked_ontology(spec.ontology)
+        except AtlasFileError as exc:
+            raise SceneError(ctx, f"brain.atlas.{exc.field}", str(exc)) from exc
     for i, r in enumerate(spec.regions):
         if r not in onto._by_acronym:
             raise SceneError(ctx, f"brain.atlas.regions[{i}]", f"unknown Allen acronym "
@@ -182,6 +182,8 @@ def _check_voxel_atlas(scene) -> None:
                      "region of brain.atlas.regions")
         _check_names(ctx, f"{k}.post_regions", rule.post_regions, regions,
                      "region of brain.atlas.regions")
+    if spec.kind == "allen":
+        _check_allen_files(scene, onto)
     for i, f in enumerate(b.focus):
         _check_names(ctx, f"brain.focus[{i}].regions", f.regions, regions,
                      "region of brain.atlas.regions")
@@ -193,3 +195,30 @@ def _check_voxel_atlas(scene) -> None:
             if "*" not in part and "?" not in part and part not in regions:
                 raise SceneError(ctx, f"brain.cut[{i}]", f"{c!r}: {part!r} is not a region "
                                  f"of brain.atlas.regions{suggest(part, regions)} (or use *)")
+
+
+def _check_allen_files(scene, onto) -> None:
+    """The user's Allen files (annotation, connectome, densities) and the projections'
+    regions against the connectome: at load, so a bad file stops before the build."""
+    from brain.allen_checks import AtlasFileError, check_allen_files
+    ctx, b = scene.path, scene.brain
+    placed = sorted({t.region for t in b.cell_types if t.fraction > 0})
+    try:
+        files = check_allen_files(b.atlas, onto, density_regions=placed)
+    except AtlasFileError as exc:
+        raise SceneError(ctx, f"brain.atlas.{exc.field}", str(exc)) from exc
+    conn = files.connectome
+    for i, rule in enumerate(b.projections):
+        if rule.strength is not None:
+            continue
+        for key, names, known, role in (("pre_regions", rule.pre_regions, conn.sources,
+                                         "source"),
+                                        ("post_regions", rule.post_regions, conn.targets,
+                                         "target")):
+            for k, r in enumerate(names):
+                if r not in known:
+                    raise SceneError(ctx, f"brain.projections[{i}].{key}[{k}]",
+                                     f"{r!r}: not a {role} region of the connectome "
+                                     f"{conn.source} (give the rule a "
+                                     f"strength, or pick a region the connectome has)")
+

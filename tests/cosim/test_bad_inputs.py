@@ -7,6 +7,7 @@ command line to check the exit status, the one-line message and ``--debug``.
 """
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 import time
@@ -130,6 +131,14 @@ CASES = [
      ("MuJoCo could not compile",)),
     ("mjcf-no-muscles", {}, MUSCLE_FREE, "body.mjcf_path", "body.xml",
      ("no muscle actuators",)),
+    ("mjcf-empty-file", {}, "", "body.mjcf_path", "body.xml", ("empty file",)),
+    ("mjcf-binary", {}, gzip.compress(b"\0" * 64), "body.mjcf_path", "body.xml",
+     ("MuJoCo could not compile", "XML parse error")),
+    ("mjcf-include-missing", {}, '<mujoco>\n<include file="arm_parts.xml"/>\n</mujoco>',
+     "body.mjcf_path", "arm_parts.xml", ("Error opening file", "Element 'include', line 2")),
+    ("mjcf-mesh-missing", {}, '<mujoco><asset><mesh name="m" file="hand.stl"/></asset>'
+     '<worldbody><body><geom type="mesh" mesh="m"/></body></worldbody></mujoco>',
+     "body.mjcf_path", "hand.stl", ("Error opening file",)),
     ("missing-end-effector", {"settle_s = 0.5": 'settle_s = 0.5\nend_effector = "hand"'},
      None, "body.end_effector", "'hand'", ("no site or body", "forelimb.xml")),
 ]
@@ -138,7 +147,8 @@ CASES = [
 def _write(tmp_path, edits, mjcf):
     text = scene_text(**edits)
     if mjcf is not None:
-        (tmp_path / "body.xml").write_text(mjcf)
+        mjcf_file = tmp_path / "body.xml"
+        mjcf_file.write_bytes(mjcf) if isinstance(mjcf, bytes) else mjcf_file.write_text(mjcf)
         text = text.replace('mjcf_path = "forelimb.xml"', 'mjcf_path = "body.xml"')
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -158,6 +168,19 @@ def test_bad_scene_is_refused_at_load(tmp_path, edits, mjcf, key, value, words):
     assert msg.startswith(f"{path}: ") and "\n" not in msg
     for w in (key, value, *words):
         assert w in msg, (w, msg)
+
+
+def test_unreadable_mjcf_is_named(tmp_path, monkeypatch):
+    # as root every file is readable, so the permission is faked where the body checks it
+    import body.model
+    path = _write(tmp_path, {}, FORELIMB)
+    real_access = body.model.os.access
+    monkeypatch.setattr(body.model.os, "access",
+                        lambda p, mode: not str(p).endswith("body.xml") and real_access(p, mode))
+    with pytest.raises(SceneError) as info:
+        load(path)
+    assert info.value.key == "body.mjcf_path"
+    assert f"{tmp_path / 'body.xml'}: MJCF file cannot be read" in str(info.value)
 
 
 def test_case_ids_are_distinct():
