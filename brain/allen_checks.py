@@ -106,7 +106,7 @@ def check_annotation(path, grid: np.ndarray, spacing_um: np.ndarray, header: dic
         mask = np.isin(grid, bad) | (np.isnan(grid) if grid.dtype.kind == "f" else False)
         first = tuple(int(i) for i in np.argwhere(mask)[0])
         raise ValueError(f"{path}: voxel {first}: {grid[first].item()!r}: not a structure id "
-                         f"({int(mask.sum())} such voxels; expected integer Allen ids >= 0, "
+                         f"({int(mask.sum())} such voxel(s); expected integer Allen ids >= 0, "
                          f"0 outside the brain)")
     return uniq.astype(np.int64)
 

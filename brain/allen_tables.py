@@ -88,7 +88,7 @@ def _knox_values(path: Path, rows: list, n_targets: int) -> np.ndarray:
         if bad.size:
             c = int(bad[0])
             raise ValueError(f"{path}: {line}, column {c + 2}: {row[c + 1]}: not a strength "
-                             f"({bad.size} such values in this line; expected finite numbers "
+                             f"({bad.size} bad value(s) in this line; expected finite numbers "
                              f">= 0)")
     return values
 

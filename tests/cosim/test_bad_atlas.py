@@ -214,7 +214,7 @@ CASES = [
      ["NRRD field 'space directions'", "voxel edges [100.0, 100.0, 50.0] um",
       "expected one voxel size"]),
     ("annotation-nan-label", "annotation", ".nrrd", _nrrd_volume(_with_nan), ANN,
-     ["voxel (60, 40, 30): nan: not a structure id", "1 such voxels",
+     ["voxel (60, 40, 30): nan: not a structure id", "1 such voxel(s)",
       "expected integer Allen ids >= 0"]),
     ("annotation-negative-label", "annotation", ".nrrd", _nrrd_volume(_with_negative), ANN,
      ["voxel (60, 40, 30): -5: not a structure id", "expected integer Allen ids >= 0"]),
