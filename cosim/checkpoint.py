@@ -58,6 +58,11 @@ class Schedule:
         """True after interval k if a checkpoint is taken there (never after the last)."""
         return self.every > 0 and (k + 1) % self.every == 0 and k < n_intervals - 1
 
+    def on_stop(self, k: int, n_intervals: int) -> bool:
+        """True if a run stopped by a signal after interval k needs a checkpoint there
+        (checkpointing is on and the schedule did not just write one)."""
+        return self.every > 0 and not self.due(k, n_intervals) and k < n_intervals - 1
+
 
 def default_path(output) -> str:
     """``run.h5`` -> ``run.ckpt.h5``."""
@@ -165,12 +170,23 @@ class Checkpoint:
         except SceneError as exc:
             raise CheckpointError(f"{self.path}: its scene {a['scene_path']!r} no longer "
                                   f"loads: {exc}") from None
-        if scene_digest(scene) != a["scene_digest"]:
-            raise CheckpointError(
-                f"{self.path}: scene_digest: the scene {a['scene_path']!r} (or its overrides "
-                "or MJCF) changed since the checkpoint was taken; resume needs the very scene "
-                "it was written from")
+        self.check_scene(scene)
         return scene
+
+    def check_scene(self, scene) -> None:
+        """Refuse a scene other than the one the checkpoint was taken from."""
+        if scene_digest(scene) != self.attrs["scene_digest"]:
+            raise CheckpointError(
+                f"{self.path}: scene_digest: the scene {self.attrs['scene_path']!r} (or its "
+                "overrides, seed or MJCF) changed since the checkpoint was taken; resume needs "
+                "the very scene it was written from")
+
+    def restore_brain(self, engine) -> None:
+        """Put the checkpoint's state of ``engine``'s cells into it."""
+        try:
+            engine.set_state(self.brain_state(engine.gid))
+        except ValueError as exc:
+            raise CheckpointError(f"{self.path}: /brain: {exc}") from None
 
     def brain_state(self, gids: np.ndarray) -> dict:
         """The state of cells ``gids`` (sorted), for ``Engine.set_state``."""
@@ -198,21 +214,23 @@ class Checkpoint:
             with h5py.File(out_path, "r") as f:
                 found = f.attrs.get("run_id")
                 rows = f["body/time_s"].shape[0] if "body/time_s" in f else 0
+                spikes = f["spikes/brain/timestamps"].shape[0] if "spikes/brain" in f else 0
         except OSError as exc:
             raise CheckpointError(f"{out_path}: cannot read the run file to continue "
                                   f"({exc})") from None
         if found != self.attrs["run_id"]:
             raise CheckpointError(f"{out_path}: run_id {found!r} is not the checkpoint's run "
                                   f"{self.attrs['run_id']!r}: this file is another run's output")
-        if rows < int(self.attrs["n_rows"]):
-            raise CheckpointError(f"{out_path}: holds {rows} intervals, fewer than the "
-                                  f"{int(self.attrs['n_rows'])} the checkpoint was taken at")
+        if rows < int(self.attrs["n_rows"]) or spikes < int(self.attrs["n_spikes"]):
+            raise CheckpointError(f"{out_path}: holds {rows} intervals and {spikes} spikes, "
+                                  f"fewer than the {int(self.attrs['n_rows'])} and "
+                                  f"{int(self.attrs['n_spikes'])} the checkpoint was taken at")
 
     def reopen_output(self, out_path, mode: str, n_brain_ranks: int) -> RunWriter:
         """The run file of this checkpoint, cut back to where the checkpoint was taken."""
+        self.check_output(out_path)
         a = self.attrs
-        return RunWriter.reopen(out_path, str(a["run_id"]), int(a["n_spikes"]),
-                                int(a["n_rows"]),
+        return RunWriter.reopen(out_path, int(a["n_spikes"]), int(a["n_rows"]),
                                 note={"from_ms": self.time_ms,
                                       "checkpoint": str(Path(self.path).resolve()),
                                       "mode": mode, "n_brain_ranks": n_brain_ranks,

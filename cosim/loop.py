@@ -196,4 +196,5 @@ class BodySide:
         incomplete with ``reason`` (e.g. interrupted=..., error=...) as attributes."""
         if self._rows:
             self._flush()
+        self.end.close()
         self.writer.close(complete=False, **reason)

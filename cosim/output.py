@@ -145,24 +145,14 @@ class RunWriter:
         f.flush()
 
     @classmethod
-    def reopen(cls, path, run_id: str, n_spikes: int, n_rows: int, note: dict) -> "RunWriter":
-        """Continue a run's file from a checkpoint: keep its first ``n_spikes`` spikes and
-        ``n_rows`` body/bridge rows (what it held when the checkpoint was taken), drop
-        anything written after, mark it incomplete again and add ``note`` to its
+    def reopen(cls, path, n_spikes: int, n_rows: int, note: dict) -> "RunWriter":
+        """Continue a run's file from a checkpoint (``Checkpoint.reopen_output`` checks it
+        is that run's): keep its first ``n_spikes`` spikes and ``n_rows`` body/bridge rows,
+        drop anything written after, mark it incomplete again and add ``note`` to its
         ``resumed`` attribute (a JSON list)."""
         self = cls.__new__(cls)
         self.path = str(path)
-        try:
-            self.f = h5py.File(self.path, "r+")
-        except (OSError, FileNotFoundError) as exc:
-            raise FileNotFoundError(f"{self.path}: cannot open the run file to continue it "
-                                    f"({exc}); give its new place with -o") from None
-        f = self.f
-        found = f.attrs.get("run_id")
-        if found != run_id:
-            f.close()
-            raise ValueError(f"{self.path}: run_id {found!r} is not the "
-                             f"checkpoint's run {run_id!r}: this file is another run's output")
+        self.f = f = h5py.File(self.path, "r+")
         self.dt_ms = float(f.attrs["dt_ms"])
         pop = f["spikes/brain"]
         self.t, self.ids = pop["timestamps"], pop["node_ids"]
@@ -170,13 +160,8 @@ class RunWriter:
                                               "activation", "force_N", "length_m",
                                               "velocity_m_per_s")}
         self.bridge = {k: f["bridge"][k] for k in ("interval", "counts", "afferent_rates_Hz")}
-        if self.t.shape[0] < n_spikes or self.body["time_s"].shape[0] < n_rows:
-            f.close()
-            raise ValueError(f"{self.path}: holds {self.t.shape[0]} spikes and "
-                             f"{self.body['time_s'].shape[0]} body rows, fewer than the "
-                             f"{n_spikes} and {n_rows} the checkpoint was taken at")
-        self.t.resize(n_spikes, axis=0)
-        self.ids.resize(n_spikes, axis=0)
+        for ds in (self.t, self.ids):
+            ds.resize(n_spikes, axis=0)
         for ds in (*self.body.values(), *self.bridge.values()):
             ds.resize(n_rows, axis=0)
         self.n_spikes = n_spikes

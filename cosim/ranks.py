@@ -20,7 +20,7 @@ import traceback
 
 import numpy as np
 
-from .interrupts import deferred_signals
+from .interrupts import RunInterrupted, deferred_signals
 
 __all__ = ["brain_main", "body_main"]
 
@@ -53,22 +53,15 @@ def _parser(prog: str, role: str) -> argparse.ArgumentParser:
 
 def _checkpointing(args, scene):
     """(schedule, checkpoint to resume or None) of the rank program's options."""
-    from .checkpoint import CheckpointError, open_checkpoint, schedule
+    from .checkpoint import open_checkpoint, schedule
     if args.members > 1 and (args.resume or args.checkpoint_every):
         raise ValueError("checkpoints are not supported with --members > 1")
     sched = schedule(scene, args.checkpoint_every, args.checkpoint, args.output)
     if not args.resume:
         return sched, None
     ckpt = open_checkpoint(args.resume)
-    if scene_digest(scene) != ckpt.attrs["scene_digest"]:
-        raise CheckpointError(f"{ckpt.path}: scene_digest: taken from another scene, seed or "
-                              f"overrides than {args.scene}")
+    ckpt.check_scene(scene)
     return sched, ckpt
-
-
-def scene_digest(scene) -> str:
-    from .scene import scene_digest as digest
-    return digest(scene)
 
 
 def _scene(args):
@@ -132,6 +125,7 @@ def member_output(path: str, member: int, n_members: int) -> str:
 
 
 def _check_same_scene(world, scene) -> None:
+    from .scene import scene_digest
     digests = world.allgather(scene_digest(scene))
     if len(set(digests)) != 1:
         raise RuntimeError("ranks loaded different scenes or overrides; give every program "
@@ -146,7 +140,6 @@ def _guard(role: str, fn, argv):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     from mpi4py import MPI
-    from .interrupts import RunInterrupted
     world = MPI.COMM_WORLD
     global _RANK_PIDS
     try:
@@ -219,7 +212,6 @@ def _brain(world, argv):
     from brain.exchange import MpiExchange
     from bridge import MpiBrainEnd
     from .build import build_brain_model, build_engine
-    from .interrupts import RunInterrupted
     from .loop import BrainSide, chunk_ends
 
     args = _parser("python -m brain", "brain").parse_args(argv)
@@ -231,7 +223,7 @@ def _brain(world, argv):
     spikes = _SpikeForwarder(world, body_rank)
     k0, K = 0, scene.n_intervals
     if resume is not None:
-        engine.set_state(resume.brain_state(engine.gid))
+        resume.restore_brain(engine)
         k0 = resume.next_interval
     with deferred_signals() as caught:      # the body rank decides when to stop
         side = BrainSide(scene, model, engine, MpiBrainEnd(world, body_rank), spikes, caught)
@@ -241,7 +233,7 @@ def _brain(world, argv):
                 # stopped before k: the last chunk, and a checkpoint where it stops
                 if not chunk_ends(scene, k - 1, checkpoints):
                     spikes.send_chunk()
-                if checkpoints.every and not checkpoints.due(k - 1, K):
+                if checkpoints.on_stop(k - 1, K):
                     world.send(engine.get_state(), dest=body_rank, tag=TAG_CHECKPOINT)
                 spikes.close()
                 side.finish()
@@ -303,7 +295,7 @@ def _body(world, argv):
                 break
     run_s = time.perf_counter() - t1
     if side.stop_at is not None:
-        _stop(side, scene, k, checkpoints, run_s, world, brains)
+        _stop(side, scene, k, checkpoints, run_s)
     n_syn = world.recv(source=brains[0], tag=TAG_SPIKES + 1)
     n_spikes = side.writer.n_spikes
     side.finish(build_s=t1 - t0, run_wall_s=run_s, n_synapses=n_syn,
@@ -313,17 +305,13 @@ def _body(world, argv):
           f"{len(brains)} brain ranks)", flush=True)
 
 
-def _stop(side, scene, k, checkpoints, run_s, world, brains):
-    """End after interval k on a signal: last chunk, checkpoint, file marked interrupted."""
-    from .interrupts import RunInterrupted
-    from .loop import chunk_ends
+def _stop(side, scene, k, checkpoints, run_s):
+    """End after interval k on a signal: last chunk and checkpoint (the brain ranks send
+    theirs in the same order), file marked interrupted."""
     stop = RunInterrupted(side.stop_signal, (k + 1) * scene.bridge.interval_ms)
-    if not chunk_ends(scene, k, checkpoints):
-        side._flush()
-    if checkpoints.every and not checkpoints.due(k, scene.n_intervals):
-        stop.checkpoint = side.checkpoint(k)
-    side.end.close()
-    side.writer.close(complete=False, interrupted=str(stop), run_wall_s=run_s)
+    if checkpoints.on_stop(k, scene.n_intervals):
+        stop.checkpoint = side.checkpoint(k)      # ends the chunk first
+    side.stop(interrupted=str(stop), run_wall_s=run_s)
     raise stop
 
 

@@ -63,7 +63,7 @@ def embedded_parts(scene, out_path, spikes: SpikeBuffer | None = None,
     body_side.start(resume=None if resume is None else resume.body_state())
     brain.start()
     if resume is not None:
-        engine.set_state(resume.brain_state(engine.gid))
+        resume.restore_brain(engine)
     return brain, body_side
 
 
@@ -94,7 +94,7 @@ def run_embedded(scene, out_path, progress: bool = True,
             bar.update(k)
             if caught:
                 stop = RunInterrupted(caught[0], (k + 1) * interval_ms)
-                if checkpoints.every and k < scene.n_intervals - 1:
+                if checkpoints.on_stop(k, scene.n_intervals):
                     stop.checkpoint = body_side.checkpoint(k)
                 body_side.stop(interrupted=str(stop), run_wall_s=time.perf_counter() - t1)
                 raise stop

@@ -97,9 +97,9 @@ def test_engine_state_round_trip_and_merge(tmp_path, small_scene_path):
     assert np.any(whole["ring_nS"]) and whole["step"] == 30 * scene.interval_steps
     halves = [build_engine(scene, brain.model, 2, r, LocalExchange()) for r in range(2)]
     for e in halves:
-        e.set_state({k: (v if k == "step" else v[..., e.gid]) for k, v in whole.items()
-                     if k != "gid"} | {"gid": e.gid,
-                                       "ring_nS": whole["ring_nS"][:, :, e.gid]})
+        part = {k: whole[k][..., e.gid] for k in ("v_mV", "refr", "stim_pA", "x", "g_nS",
+                                                  "ring_nS")}
+        e.set_state({**part, "step": whole["step"], "gid": e.gid})
     merged = merge_brain_states([e.get_state() for e in halves], brain.model.n_cells)
     for k in ("v_mV", "refr", "x", "g_nS", "stim_pA"):
         assert np.array_equal(merged[k], whole[k]), k
