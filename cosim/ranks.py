@@ -159,6 +159,9 @@ def _guard(role: str, fn, argv):
         msg = str(exc) if isinstance(exc, (SceneError, RuntimeError, ValueError)) else \
             traceback.format_exc()
         print(f"rank {world.Get_rank()} ({role}): {msg}", file=sys.stderr, flush=True)
+        # MPICH tears the job's stdio down on Abort, and a message still in the proxy's
+        # pipe is lost (CI saw an empty stderr): give it a moment to be forwarded
+        time.sleep(0.3)
         world.Abort(1)
 
 
