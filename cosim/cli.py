@@ -152,17 +152,18 @@ def _parser() -> argparse.ArgumentParser:
     cache_p.add_argument("--clear", action="store_true", help="delete every cached model")
     exp = sub.add_parser("experiment", help="reproduce one of the seed's results",
                          description="Run experiment NAME (gamma, phase, propagation, "
-                         "forelimb) on a shipped scene and its controls; write DIR/metrics.json "
+                         "forelimb, ensemble) on a shipped scene and its controls; write DIR/metrics.json "
                          "(every value with its criterion), PNG figures and the HDF5 file of "
                          "every run. DIR is created if missing; it may hold an earlier "
                          "experiment's runs: a complete run file of the same scene, seed and "
                          "duration is reused, any other file of that name is replaced. Exit "
                          "status 0 when every criterion holds, 1 otherwise, 2 on bad input.")
-    exp.add_argument("name", help="gamma, phase, propagation or forelimb")
+    exp.add_argument("name", help="gamma, phase, propagation, forelimb or ensemble")
     exp.add_argument("-o", "--output", metavar="DIR", help="output folder "
                      "(default: experiments/<name>)")
     exp.add_argument("--scale", type=_number(float, 0), default=1.0, metavar="S",
-                     help="place S x the scene's cells, in-degrees unchanged (default 1)")
+                     help="place S x the scene's cells, in-degrees unchanged (default 1); "
+                     "ensemble: round(100 S) members")
     exp.add_argument("--atlas", choices=("synthetic", "allen"), default="synthetic",
                      help="synthetic brain (m1_m2_th_pg_cb) or the real CCF "
                      "(ccf_motor_left, needs COSIM_DATA)")

@@ -35,6 +35,10 @@ CLAIMS = {
 }
 
 
+# Runs that get a report of their own (each takes seconds to draw)
+MAX_RUN_REPORTS = 12
+
+
 def is_experiment_folder(path) -> bool:
     return Path(path).is_dir() and (Path(path) / "metrics.json").is_file()
 
@@ -101,6 +105,10 @@ def write_experiment_report(exp_dir, out_dir=None, video: bool = True) -> Path:
     run_rows = []
     for i, (label, run) in enumerate(m.get("runs", {}).items()):
         h5 = exp_dir / run["file"]
+        if i >= MAX_RUN_REPORTS:   # an ensemble's 100 members: list the files, report a few
+            run_rows.append((label, run["file"], "(no report: first "
+                             f"{MAX_RUN_REPORTS} runs only)", " ".join(run.get("overrides", []))))
+            continue
         if not h5.is_file():
             run_rows.append((label, run["file"], "file missing", ""))
             continue
