@@ -12,10 +12,10 @@ __all__ = ["run_experiment"]
 
 
 def _registry():
-    from . import ensemble, forelimb, gamma, propagation
+    from . import ensemble, forelimb, gamma, propagation, topography
     return {"gamma": gamma.run_gamma, "phase": gamma.run_phase,
             "propagation": propagation.run, "forelimb": forelimb.run,
-            "ensemble": ensemble.run}
+            "topography": topography.run, "ensemble": ensemble.run}
 
 
 def run_experiment(name: str, out_dir, scale: float = 1.0, atlas: str = "synthetic",

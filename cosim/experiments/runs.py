@@ -117,9 +117,10 @@ class Experiment:
     def scene_name(self) -> str:
         return SCENES[self.atlas]
 
-    def run(self, label: str, seed: int, overrides=()) -> RunData:
-        """Run the experiment's scene with ``overrides`` (``--set`` strings) and this seed
-        into OUT/<label>_seed<seed>.h5 (reused if it is complete and has the same scene)."""
+    def run(self, label: str, seed: int, overrides=(), scene_name: str | None = None) -> RunData:
+        """Run the experiment's scene (or the shipped ``scene_name``) with ``overrides``
+        (``--set`` strings) and this seed into OUT/<label>_seed<seed>.h5 (reused if it is
+        complete and has the same scene)."""
         from ..runner import run_embedded
         from ..scene import load
         duration = self.duration_ms or DEFAULT_DURATION_MS
@@ -127,7 +128,7 @@ class Experiment:
               *overrides]
         if self.scale != 1.0:
             ov.append(f"brain.placement_scale={self.scale!r}")
-        scene = load(self.scene_name, seed=seed, overrides=ov)
+        scene = load(scene_name or self.scene_name, seed=seed, overrides=ov)
         path = self.out_dir / f"{label}_seed{seed}.h5"
         if not _reusable(path, scene):
             run_embedded(scene, path, progress=self.progress)
