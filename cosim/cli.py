@@ -183,7 +183,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="bin width in ms (default 100)")
     obs.add_argument("--noise-floor", type=_number(float, 0, strict=False), default=1.0,
                      metavar="HZ", help="noise variance at least that of a HZ rate (default 1)")
-    obs.add_argument("-o", "--output", required=True, metavar="OBS.h5")
+    obs.add_argument("-o", "--output", required=True, metavar="OBS.h5",
+                     help="observation file to write; its folder must exist")
     obs.add_argument("--overwrite", action="store_true", help="replace an existing OBS.h5")
     asm = sub.add_parser("assimilate", help="fit parameters to observations with an EnKF",
                          description="Ensemble Kalman filter: M members of SCENE advance one "
@@ -198,7 +199,8 @@ def _parser() -> argparse.ArgumentParser:
     asm.add_argument("scene", help="scene file with an [assimilation] section")
     asm.add_argument("--observations", required=True, metavar="OBS.h5",
                      help="observation file (cosim observe)")
-    asm.add_argument("--members", type=_number(int, 2, strict=False), required=True, metavar="M")
+    asm.add_argument("--members", type=_number(int, 2, strict=False), required=True, metavar="M",
+                     help="ensemble members (>= 2), drawn from the scene's priors")
     asm.add_argument("--window", type=_number(float, 0), required=True, metavar="MS",
                      help="assimilation window, ms (a multiple of the observation bin)")
     asm.add_argument("--ranks", type=_number(int, 1, strict=False), default=1, metavar="R",
@@ -207,8 +209,9 @@ def _parser() -> argparse.ArgumentParser:
                      metavar="N", help="brain ranks of one member (only 1 is implemented)")
     asm.add_argument("-o", "--output", metavar="OUT.h5",
                      help="output file (default <scene name>_enkf.h5)")
-    asm.add_argument("--overwrite", action="store_true")
-    asm.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true")
+    asm.add_argument("--overwrite", action="store_true", help="replace an existing OUT.h5")
+    asm.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                     help="do not print a line per window")
     _add_set_option(asm)
     sub.add_parser("info", help="print versions of the package and its dependencies",
                    description="Print versions of brain-body-cosim, Python, numpy, numba, "

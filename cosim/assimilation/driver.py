@@ -26,7 +26,8 @@ TAG_Y, TAG_Z = 31, 32
 
 @dataclass(frozen=True)
 class Plan:
-    """What is assimilated: n_windows windows of window_ms (ms) from t = 0."""
+    """What is assimilated: n_windows windows of window_ms (ms) from t = 0, as many as
+    fit in both the observations and the scene's run.duration_ms."""
 
     scene: object
     params: AssimilationParams
@@ -36,7 +37,8 @@ class Plan:
 
     @property
     def n_windows(self) -> int:
-        return int(np.floor(self.obs.duration_ms / self.window_ms + 1e-9))
+        span = min(self.obs.duration_ms, self.scene.run.duration_ms)
+        return int(np.floor(span / self.window_ms + 1e-9))
 
     def window(self, w: int) -> tuple[float, float]:
         return w * self.window_ms, (w + 1) * self.window_ms
@@ -64,7 +66,7 @@ def plan(scene, params: AssimilationParams, obs: Observations, n_members: int,
     p = Plan(scene, params, obs, n_members, window_ms)
     if p.n_windows < 1:
         raise ValueError(f"--window {window_ms}: longer than the observations "
-                         f"({obs.duration_ms} ms)")
+                         f"({obs.duration_ms} ms) or run.duration_ms")
     observable_columns(build_brain_model(scene), obs.names)
     return p
 
