@@ -106,7 +106,9 @@ def _parser() -> argparse.ArgumentParser:
                             "backend: see cosim info). Figures sit beside the page; no network "
                             "is needed to view it. For a `cosim experiment` folder: the "
                             "seed's claim, every metric against its criterion, the figures "
-                            "and a report per run (default folder EXPDIR/report).")
+                            "and a report per run (default folder EXPDIR/report). For a `cosim assimilate` "
+                            "file: parameter trajectories with spread bands, the "
+                            "observation fit and innovation statistics.")
     report.add_argument("output", metavar="OUT.h5|EXPDIR",
                         help="output file of a run, or a `cosim experiment` folder")
     report.add_argument("-o", "--out-dir", metavar="DIR",
@@ -433,6 +435,12 @@ def _cmd_report(args) -> int:
         return 0
     if not Path(args.output).is_file():
         raise FileNotFoundError(f"{args.output}: no such run file")
+    from .assimilation.results import is_assimilation_file
+    if is_assimilation_file(args.output):
+        from .report.assimilation import write_assimilation_report
+        out_dir = Path(args.out_dir or Path(args.output).with_suffix("").as_posix() + "_report")
+        print(f"wrote {write_assimilation_report(args.output, out_dir)}")
+        return 0
     out_dir = Path(args.out_dir or Path(args.output).with_suffix("").as_posix() + "_report")
     print(f"wrote {write_report(args.output, out_dir, video=not args.no_video)}")
     if args.png:

@@ -39,7 +39,9 @@ def member_scene(scene, params: AssimilationParams, values, member: int):
                                            *parameter_overrides(params, values)])
     except SceneError as exc:
         shown = ", ".join(f"{n}={float(v):.6g}" for n, v in zip(params.names, values))
-        raise SceneError(exc.path, exc.key, f"member {member} ({shown}): {exc}") from None
+        where = f"{exc.path}: " + (f"{exc.key}: " if exc.key else "")
+        raise SceneError(exc.path, exc.key, f"member {member} ({shown}): "
+                         f"{str(exc).removeprefix(where)}") from None
 
 
 def observable_columns(model, names) -> tuple:

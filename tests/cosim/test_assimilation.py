@@ -170,6 +170,11 @@ def test_reduced_twin_recovers_both_hidden_parameters(twin, tmp_path):
         # it moved towards the truth from a prior mean 1.4x / 0.8x off
         assert err < abs(mean[0, i] / TRUE[n] - 1)
     assert res["nis"].shape == (10,) and np.all(np.isfinite(res["nis"]))
+    from cosim.report.assimilation import write_assimilation_report
+    page = write_assimilation_report(tmp_path / "twin.h5", tmp_path / "report")
+    assert "w_L23E_FS" in page.read_text()
+    for png in ("parameters.png", "fit.png", "innovations.png"):
+        assert (tmp_path / "report" / png).stat().st_size > 10_000
 
 
 # ------------------------------------------------------------------------------- MPI
