@@ -196,7 +196,7 @@ def _parser() -> argparse.ArgumentParser:
                          "observations, inflation, localisation by region). Writes the "
                          "parameter ensemble per window and the observation fit to OUT.h5 "
                          "(draw it with cosim report OUT.h5). --ranks R > 1 runs the members "
-                         "spread over R MPI ranks (member m on rank m %% R); the numbers do "
+                         "spread over R MPI ranks (member m on rank m mod R); the numbers do "
                          "not depend on R.")
     asm.add_argument("scene", help="scene file with an [assimilation] section")
     asm.add_argument("--observations", required=True, metavar="OBS.h5",
