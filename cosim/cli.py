@@ -106,7 +106,9 @@ def _parser() -> argparse.ArgumentParser:
                             "backend: see cosim info). Figures sit beside the page; no network "
                             "is needed to view it. For a `cosim experiment` folder: the "
                             "seed's claim, every metric against its criterion, the figures "
-                            "and a report per run (default folder EXPDIR/report).")
+                            "and a report per run (default folder EXPDIR/report). For a `cosim assimilate` "
+                            "file: parameter trajectories with spread bands, the "
+                            "observation fit and innovation statistics.")
     report.add_argument("output", metavar="OUT.h5|EXPDIR",
                         help="output file of a run, or a `cosim experiment` folder")
     report.add_argument("-o", "--out-dir", metavar="DIR",
@@ -172,6 +174,48 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--duration", type=_number(float, 0), metavar="MS", help="override run.duration_ms")
     exp.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
                      help="no progress bars")
+    obs = sub.add_parser("observe", help="turn a run file into observations for assimilation",
+                         description="Apply an observation operator to RUN.h5 (e.g. a "
+                         "ground-truth run with hidden parameters) and write OBS.h5: the "
+                         "population rate of every (region, cell type) group in bins, with "
+                         "its Poisson-count noise variance rate / (cells x bin).")
+    obs.add_argument("run", metavar="RUN.h5", help="output file of a complete run")
+    obs.add_argument("--operator", default="rates", choices=("rates",),
+                     help="observation operator (default rates)")
+    obs.add_argument("--bin", type=_number(float, 0), default=100.0, metavar="MS",
+                     help="bin width in ms (default 100)")
+    obs.add_argument("--noise-floor", type=_number(float, 0, strict=False), default=1.0,
+                     metavar="HZ", help="noise variance at least that of a HZ rate (default 1)")
+    obs.add_argument("-o", "--output", required=True, metavar="OBS.h5",
+                     help="observation file to write; its folder must exist")
+    obs.add_argument("--overwrite", action="store_true", help="replace an existing OBS.h5")
+    asm = sub.add_parser("assimilate", help="fit parameters to observations with an EnKF",
+                         description="Ensemble Kalman filter: M members of SCENE advance one "
+                         "window at a time; after each window their population rates are "
+                         "compared with OBS.h5 and the parameters of the scene's "
+                         "[assimilation] section are updated (stochastic EnKF, perturbed "
+                         "observations, inflation, localisation by region). Writes the "
+                         "parameter ensemble per window and the observation fit to OUT.h5 "
+                         "(draw it with cosim report OUT.h5). --ranks R > 1 runs the members "
+                         "spread over R MPI ranks (member m on rank m mod R); the numbers do "
+                         "not depend on R.")
+    asm.add_argument("scene", help="scene file with an [assimilation] section")
+    asm.add_argument("--observations", required=True, metavar="OBS.h5",
+                     help="observation file (cosim observe)")
+    asm.add_argument("--members", type=_number(int, 2, strict=False), required=True, metavar="M",
+                     help="ensemble members (>= 2), drawn from the scene's priors")
+    asm.add_argument("--window", type=_number(float, 0), required=True, metavar="MS",
+                     help="assimilation window, ms (a multiple of the observation bin)")
+    asm.add_argument("--ranks", type=_number(int, 1, strict=False), default=1, metavar="R",
+                     help="MPI ranks (default 1: embedded, no MPI)")
+    asm.add_argument("--brain-ranks-per-member", type=_number(int, 1, strict=False), default=1,
+                     metavar="N", help="brain ranks of one member (only 1 is implemented)")
+    asm.add_argument("-o", "--output", metavar="OUT.h5",
+                     help="output file (default <scene name>_enkf.h5)")
+    asm.add_argument("--overwrite", action="store_true", help="replace an existing OUT.h5")
+    asm.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                     help="do not print a line per window")
+    _add_set_option(asm)
     sub.add_parser("info", help="print versions of the package and its dependencies",
                    description="Print versions of brain-body-cosim, Python, numpy, numba, "
                    "mujoco, mpi4py, the MPI library, gymnasium and h5py, and which "
@@ -392,6 +436,12 @@ def _cmd_report(args) -> int:
         return 0
     if not Path(args.output).is_file():
         raise FileNotFoundError(f"{args.output}: no such run file")
+    from .assimilation.results import is_assimilation_file
+    if is_assimilation_file(args.output):
+        from .report.assimilation import write_assimilation_report
+        out_dir = Path(args.out_dir or Path(args.output).with_suffix("").as_posix() + "_report")
+        print(f"wrote {write_assimilation_report(args.output, out_dir)}")
+        return 0
     out_dir = Path(args.out_dir or Path(args.output).with_suffix("").as_posix() + "_report")
     print(f"wrote {write_report(args.output, out_dir, video=not args.no_video)}")
     if args.png:
@@ -419,6 +469,44 @@ def _cmd_export(args) -> int:
     if args.csv:
         paths = to_csv(run, args.csv, overwrite=args.overwrite)
         print(f"wrote {len(paths)} CSV files to {args.csv}: {', '.join(p.name for p in paths)}")
+    return 0
+
+
+def _new_file(path, overwrite: bool, flag: str = "-o") -> Path:
+    out = Path(path)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"{flag} {out}: output folder {str(parent)!r} does not exist")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{flag} {out}: exists; pass --overwrite to replace it")
+    return out
+
+
+def _cmd_observe(args) -> int:
+    from .assimilation.observe import observe_run, write_observations
+    out = _new_file(args.output, args.overwrite)
+    if not Path(args.run).is_file():
+        raise FileNotFoundError(f"{args.run}: no such run file")
+    obs = observe_run(args.run, args.bin, args.noise_floor, args.operator)
+    write_observations(out, obs)
+    print(f"wrote {out}: {len(obs.names)} observables x {len(obs.t_start_ms)} bins of "
+          f"{obs.bin_ms:g} ms")
+    return 0
+
+
+def _cmd_assimilate(args) -> int:
+    from .assimilation.program import command, run, setup
+    out = _new_file(args.output or Path(args.scene).stem + "_enkf.h5", args.overwrite)
+    p = setup(args.scene, args.observations, args.members, args.window, args.overrides,
+              args.brain_ranks_per_member)      # every check before any member runs
+    if args.ranks > 1:
+        return _run_mpiexec(command(args.scene, args.observations, args.members, args.window,
+                                    out, args.ranks, args.overrides,
+                                    args.brain_ranks_per_member, not args.no_progress), [])
+    res = run(p, out, progress=not args.no_progress)
+    mean, sd = res["members"][-1].mean(axis=0), res["members"][-1].std(axis=0, ddof=1)
+    print(f"wrote {out}: {p.n_members} members x {p.n_windows} windows in {res['wall_s']:.1f} s; "
+          + ", ".join(f"{n} = {m:.4g} +- {s:.2g}" for n, m, s in zip(p.params.names, mean, sd)))
     return 0
 
 
@@ -495,7 +583,8 @@ def main(argv=None) -> int:
     try:
         return {"run": _cmd_run, "launch": _cmd_launch, "report": _cmd_report,
                 "build": _cmd_build, "show": _cmd_show, "export": _cmd_export,
-                "info": _cmd_info, "cache": _cmd_cache, "experiment": _cmd_experiment}[args.command](args)
+                "info": _cmd_info, "cache": _cmd_cache, "experiment": _cmd_experiment,
+                "observe": _cmd_observe, "assimilate": _cmd_assimilate}[args.command](args)
     except RunInterrupted as exc:
         print(f"cosim {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code

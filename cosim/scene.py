@@ -204,7 +204,9 @@ def _expand_families(brain: BrainParams, bridge, ctx):
 
 
 def _parse(data: dict, ctx, base: Path, text: str) -> Scene:
-    top = {"run", "brain", "body", "bridge"}
+    # [assimilation] is read and checked by cosim.assimilation.config (`cosim assimilate`);
+    # a scene that has one still runs as a plain scene
+    top = {"run", "brain", "body", "bridge", "assimilation"}
     for k in data:
         if k not in top:
             raise SceneError(ctx, k, f"unknown section{suggest(k, top)}")

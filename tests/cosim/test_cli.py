@@ -19,7 +19,8 @@ def _options(subcommand):
     return [opt for a in sub._actions for opt in a.option_strings if opt.startswith("--")]
 
 
-@pytest.mark.parametrize("sub", [None, "run", "launch", "report", "export", "info"])
+@pytest.mark.parametrize("sub", [None, "run", "launch", "report", "export", "info", "observe",
+                                 "assimilate"])
 def test_help_describes_every_option(sub):
     res = cosim(*([sub] if sub else []), "--help")
     assert res.returncode == 0

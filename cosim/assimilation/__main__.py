@@ -1,0 +1,3 @@
+from cosim.assimilation.program import rank_main
+
+rank_main()

@@ -1,0 +1,193 @@
+"""Embedded and MPI orchestration of an assimilation run.
+
+Member m lives on rank m % R.  Each window every rank advances its members in order,
+the observables are gathered to rank 0 in member order, rank 0 does the EnKF update
+(its random numbers keyed by the assimilation seed and the window index only) and sends
+the new parameters to every rank.  A member's simulation depends only on its parameter
+values, its state and its noise seed, so the parameter trajectory is the same for any R,
+and embedded (one process, R = 1, no MPI) gives the same numbers.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import AssimilationParams
+from .enkf import enkf_update, update_rng
+from .members import advance_member, observable_columns
+from .observe import Observations
+
+__all__ = ["Plan", "plan", "LocalComm", "MpiComm", "assimilate", "prior_ensemble"]
+
+TAG_Y, TAG_Z = 31, 32
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What is assimilated: n_windows windows of window_ms (ms) from t = 0, as many as
+    fit in both the observations and the scene's run.duration_ms."""
+
+    scene: object
+    params: AssimilationParams
+    obs: Observations
+    n_members: int
+    window_ms: float
+
+    @property
+    def n_windows(self) -> int:
+        span = min(self.obs.duration_ms, self.scene.run.duration_ms)
+        return int(np.floor(span / self.window_ms + 1e-9))
+
+    def window(self, w: int) -> tuple[float, float]:
+        return w * self.window_ms, (w + 1) * self.window_ms
+
+
+def plan(scene, params: AssimilationParams, obs: Observations, n_members: int,
+         window_ms: float, brain_ranks_per_member: int = 1) -> Plan:
+    """Check everything before any member runs; ValueError says what is wrong."""
+    from ..build import build_brain_model
+    if brain_ranks_per_member != 1:
+        raise ValueError(f"--brain-ranks-per-member {brain_ranks_per_member}: members of more "
+                         "than one brain rank are not implemented yet; each member runs on "
+                         "one rank (use --ranks to spread members over ranks)")
+    if n_members < 2:
+        raise ValueError(f"--members {n_members}: an ensemble needs >= 2 members")
+    if obs.operator != params.operator:
+        raise ValueError(f"the observation file was made with operator {obs.operator!r}, "
+                         f"the scene's [assimilation] asks for {params.operator!r}")
+    for what, unit in (("bridge.interval_ms", scene.bridge.interval_ms),
+                       ("the observation bin", obs.bin_ms)):
+        n = window_ms / unit
+        if not (window_ms > 0) or abs(n - round(n)) > 1e-9 or round(n) < 1:
+            raise ValueError(f"--window {window_ms}: must be a whole multiple of {what} "
+                             f"({unit} ms)")
+    p = Plan(scene, params, obs, n_members, window_ms)
+    if p.n_windows < 1:
+        raise ValueError(f"--window {window_ms}: longer than the observations "
+                         f"({obs.duration_ms} ms) or run.duration_ms")
+    observable_columns(build_brain_model(scene), obs.names)
+    return p
+
+
+def prior_ensemble(params: AssimilationParams, n_members: int) -> np.ndarray:
+    """Transformed parameters z[m, p] drawn from the prior (same on every rank)."""
+    rng = np.random.default_rng(np.random.SeedSequence([params.seed, 2]))
+    mean = np.array([float(p.to_z(p.prior_mean)) for p in params.parameters])
+    sd = np.array([p.prior_sd for p in params.parameters])
+    z = mean + sd * rng.standard_normal((n_members, len(mean)))
+    return _clipped(params, z)
+
+
+def natural(params: AssimilationParams, z) -> np.ndarray:
+    """z[m, p] -> natural values[m, p], within the bounds."""
+    return np.stack([p.from_z(z[:, i]) for i, p in enumerate(params.parameters)], axis=1)
+
+
+def _clipped(params, z):
+    v = natural(params, z)
+    return np.stack([p.to_z(v[:, i]) for i, p in enumerate(params.parameters)], axis=1)
+
+
+def localisation(params: AssimilationParams, names, n_bins: int):
+    """float64[p, n_bins * k]: 1 where parameter p may see observable k
+    (``Parameter.sees``: its regions and observable patterns), else 0; None without
+    localisation."""
+    if not params.localise:
+        return None
+    rows = [[1.0 if p.sees(n) else 0.0 for n in names] for p in params.parameters]
+    return np.tile(np.array(rows), (1, n_bins))
+
+
+class LocalComm:
+    """One process holds every member (embedded mode)."""
+
+    rank, size = 0, 1
+
+    def gather(self, obj):
+        return [obj]
+
+    def bcast(self, obj):
+        return obj
+
+
+class MpiComm:
+    """gather/bcast of small Python objects with Iprobe + sleep, so waiting ranks yield
+    their core (more ranks than cores)."""
+
+    def __init__(self, comm):
+        self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()
+
+    def _recv(self, source, tag):
+        while not self.comm.Iprobe(source=source, tag=tag):
+            time.sleep(1e-3)
+        return self.comm.recv(source=source, tag=tag)
+
+    def _send(self, obj, dest, tag):
+        req = self.comm.isend(obj, dest=dest, tag=tag)
+        while not req.Test():
+            time.sleep(1e-4)
+
+    def gather(self, obj):
+        if self.rank != 0:
+            self._send(obj, 0, TAG_Y)
+            return None
+        return [obj] + [self._recv(r, TAG_Y) for r in range(1, self.size)]
+
+    def bcast(self, obj):
+        if self.rank == 0:
+            for r in range(1, self.size):
+                self._send(obj, r, TAG_Z)
+            return obj
+        return self._recv(0, TAG_Z)
+
+
+def assimilate(p: Plan, comm=None, progress=None) -> dict | None:
+    """Run the filter. Returns the results on rank 0 (None elsewhere): arrays for
+    ``results.write_results``."""
+    comm = comm or LocalComm()
+    prm, obs, M = p.params, p.obs, p.n_members
+    mine = [m for m in range(M) if m % comm.size == comm.rank]
+    z = prior_ensemble(prm, M)
+    states = {m: None for m in mine}
+    W = p.n_windows
+    n_bins = int(round(p.window_ms / obs.bin_ms))
+    loc = localisation(prm, obs.names, n_bins)
+    out = {"members": [natural(prm, z)], "predicted": [], "observed": [], "noise_var": [],
+           "innovation": [], "innovation_var": [], "nis": [], "window_s": [], "update_s": [],
+           "advance_s": []}
+    for w in range(W):
+        t0 = time.perf_counter()
+        t_start, t_stop = p.window(w)
+        values = natural(prm, z)
+        y_mine = {}
+        for m in mine:
+            y_mine[m], states[m] = advance_member(p.scene, prm, m, values[m], states[m],
+                                                  t_start, t_stop, obs.names, obs.bin_ms)
+        t1 = time.perf_counter()
+        parts = comm.gather((y_mine, t1 - t0))
+        if comm.rank == 0:
+            t2 = time.perf_counter()
+            y_all = {}
+            for part, _ in parts:
+                y_all.update(part)
+            y = np.stack([y_all[m] for m in range(M)])
+            d, r = obs.window(t_start, t_stop)
+            upd = enkf_update(z, y, d, r, update_rng(prm.seed, w), prm.inflation, loc)
+            z = _clipped(prm, upd.z_analysis)
+            out["members"].append(natural(prm, z))
+            for key, v in (("predicted", y), ("observed", d), ("noise_var", r),
+                           ("innovation", upd.innovation), ("innovation_var", upd.innovation_var),
+                           ("nis", upd.normalised_innovation_sq),
+                           ("advance_s", max(s for _, s in parts))):
+                out[key].append(v)
+            out["update_s"].append(time.perf_counter() - t2)
+        z = comm.bcast(z)
+        if comm.rank == 0:
+            out["window_s"].append(time.perf_counter() - t0)
+            if progress:
+                progress(w, W, out)
+    if comm.rank != 0:
+        return None
+    return {k: np.asarray(v) for k, v in out.items()}
