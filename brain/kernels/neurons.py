@@ -211,15 +211,15 @@ def _advance_chunk(lo, hi, step0, n_steps, dt_ms, keys, gid, cell, rec, mg_mM, r
                 gE_sum[j] += g_mean[j] * E_rev[j]
         # 3. membrane: exponential Euler, exp(-a) by polynomial for every cell (SIMD),
         #    redone with libm for the rare cells with a large a; then threshold/reset
-        a_max = 0.0
+        big = False     # an or-reduction vectorises; a float max would not (NaN order)
         for j in range(m):
             g_tot = gL[j] + g_sum[j]
             v_inf[j] = (gLEL[j] + gE_sum[j] + i_pA[j]) / g_tot
             a = dt_ms * g_tot / C[j]
             a_[j] = a
-            a_max = max(a_max, a)
+            big |= not (a < _POLY_MAX)      # also when a is NaN
             decay[j] = _exp_neg_poly(min(a, _POLY_MAX))
-        if not (a_max < _POLY_MAX):     # also when some a is NaN
+        if big:
             for j in range(m):
                 if a_[j] >= _POLY_MAX:
                     decay[j] = math.exp(-a_[j])
