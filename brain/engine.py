@@ -17,6 +17,7 @@ from .inputs import dc_schedule, poisson_arrays
 from .kernels.delivery import _deliver
 from .kernels.neurons import CELL_ROWS, CHUNK, POISSON_TABLE_LEN, RECEPTOR_ROWS, _advance
 from .kernels.rng import STREAM_INIT, poisson_cdf_table, uniforms
+from .kernels.spikes import _collect_spikes
 from .model import Model
 
 __all__ = ["Engine", "exchange_period"]
@@ -144,6 +145,8 @@ class Engine:
         self._spike_idx = np.empty(n * self.period_steps, dtype=np.int64)
         self._chunk_spikes = np.zeros(n_chunks, dtype=np.int64)
         self._chunk_bad = np.zeros(n_chunks, dtype=np.int64)
+        self._out_step = np.empty(n * self.period_steps, dtype=np.int64)
+        self._out_gid = np.empty(n * self.period_steps, dtype=np.int64)
         self._prepared = True
 
     def set_afferent_rates(self, rate_Hz: np.ndarray) -> None:
@@ -251,7 +254,7 @@ class Engine:
         m = self.model
         t0 = time.perf_counter()
         start, stop = self.step, self.step + self.period_steps
-        steps_parts, idx_parts = [], []
+        k = 0   # spikes so far in this period, already in (step, gid) order
         s = start
         while s < stop:     # split where a DC stimulus switches on or off
             e = min(stop, self.dc.next_change(s))
@@ -268,18 +271,11 @@ class Engine:
                                          "potential(s) "
                                          f"became non-finite, first {self._first_nonfinite()}; "
                                          "check the parameters of that cell type")
-            for c in np.flatnonzero(self._chunk_spikes):
-                base = c * CHUNK * (e - s)
-                k = self._chunk_spikes[c]
-                steps_parts.append(self._spike_step[base:base + k].copy())
-                idx_parts.append(self._spike_idx[base:base + k].copy())
+            k += _collect_spikes(self._chunk_spikes, CHUNK * (e - s), self._spike_step,
+                                 self._spike_idx, s, e - s, self.gid, self._out_step[k:],
+                                 self._out_gid[k:])
             s = e
-        if steps_parts:
-            steps, idx = np.concatenate(steps_parts), np.concatenate(idx_parts)
-            order = np.lexsort((idx, steps))
-            steps, gids = steps[order], self.gid[idx[order]]
-        else:
-            steps, gids = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        steps, gids = self._out_step[:k].copy(), self._out_gid[:k].copy()
         t1 = time.perf_counter()
         all_steps, all_gids = self.exchange.exchange(steps, gids, start)
         t2 = time.perf_counter()
