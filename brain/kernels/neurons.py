@@ -57,20 +57,48 @@ def _poisson_from_table(u, tb, poisson_cdf, poisson_tail):
     return k
 
 
-@njit(cache=True, inline="always")
-def _count_one_table(m, hk, b, cdf_row, count):
-    """Poisson counts of one step for m cells sharing one CDF table: count[j] (float64,
-    exact small integers) = number of table entries below the cell's uniform. Returns
-    True if some count reached the table's end (the caller continues those)."""
+@njit(cache=True)
+def _count_one_table(hk, b, tb, poisson_cdf, poisson_tail, count):
+    """Poisson counts of one step for cells that all use CDF table tb: count[j] (float64,
+    exact small integers) = number of table entries below the cell's uniform. One SIMD
+    pass, then the rare counts that reach the table's end continue the recurrence."""
+    cdf_row = poisson_cdf[tb]
     tail = False
-    for j in range(m):
+    for j in range(hk.shape[0]):
         u = uniform_ck(hk[j], b)
         k = 0
         for q in range(POISSON_TABLE_LEN):
             k += u > cdf_row[q]
         count[j] = k
         tail |= k == POISSON_TABLE_LEN
-    return tail
+    if tail:
+        for j in range(hk.shape[0]):
+            if count[j] == POISSON_TABLE_LEN:
+                count[j] = _poisson_from_table(uniform_ck(hk[j], b), tb, poisson_cdf,
+                                               poisson_tail)
+
+
+@njit(cache=True)
+def _count_table(hk, b, tb, tab, poisson_cdf, poisson_tail, count):
+    """Poisson counts of one step for the cells j with tab[j] == tb: count[j] (float64,
+    exact small integers) = number of entries of CDF table tb below the cell's uniform
+    (others keep theirs). One SIMD pass over all cells, then the rare counts that reach
+    the table's end continue the recurrence."""
+    cdf_row = poisson_cdf[tb]
+    tail = False
+    for j in range(hk.shape[0]):
+        u = uniform_ck(hk[j], b)
+        k = 0
+        for q in range(POISSON_TABLE_LEN):
+            k += u > cdf_row[q]
+        mine = tab[j] == tb
+        count[j] = k if mine else count[j]
+        tail |= mine & (k == POISSON_TABLE_LEN)
+    if tail:
+        for j in range(hk.shape[0]):
+            if tab[j] == tb and count[j] == POISSON_TABLE_LEN:
+                count[j] = _poisson_from_table(uniform_ck(hk[j], b), tb, poisson_cdf,
+                                               poisson_tail)
 
 
 @njit(cache=True, parallel=True)
@@ -153,17 +181,24 @@ def _advance_chunk(lo, hi, step0, n_steps, dt_ms, keys, gid, cell, rec, mg_mM, r
     hk = np.empty(m, dtype=np.uint64)
     for j in range(m):
         hk[j] = cell_key(keys[0], gid[lo + j])
-    # Input tables are fixed within a call: 0 = no Poisson input on receptor r in this
-    # chunk, 1 = one table for all cells (SIMD count), 2 = mixed tables.
-    mode = np.zeros(n_r, dtype=np.int64)
+    # Input tables are fixed within a call: tables[r, :n_tables[r]] are the distinct
+    # tables (>= 0) of receptor r in this chunk, one SIMD count pass each per step
+    # (a scan, not np.unique: this runs once per chunk and call, for only a few steps)
+    tables = np.empty((n_r, m), dtype=np.int64)
+    n_tables = np.zeros(n_r, dtype=np.int64)
+    mixed = np.zeros(n_r, dtype=np.int64)     # 1: not every cell has the same table
     for r in range(n_r):
         tab = poisson_table[r, lo:hi]
-        has_input = False
-        one_table = True
         for j in range(m):
-            has_input |= tab[j] >= 0
-            one_table &= tab[j] == tab[0]
-        mode[r] = 0 if not has_input else (1 if one_table else 2)
+            mixed[r] |= tab[j] != tab[0]
+        for j in range(m):
+            if tab[j] >= 0 and (j == 0 or tab[j] != tab[j - 1]):
+                new = True
+                for q in range(n_tables[r]):
+                    new &= tables[r, q] != tab[j]
+                if new:
+                    tables[r, n_tables[r]] = tab[j]
+                    n_tables[r] += 1
     has_aff = False
     if aff_receptor >= 0:
         for j in range(m):
@@ -178,18 +213,13 @@ def _advance_chunk(lo, hi, step0, n_steps, dt_ms, keys, gid, cell, rec, mg_mM, r
         for r in range(n_r):
             # 1. this step's Poisson counts (background, then afferent)
             b = step * n_r + r
-            if mode[r] == 1:
-                tb0 = poisson_table[r, lo]
-                if _count_one_table(m, hk, b, poisson_cdf[tb0], count):
-                    for j in range(m):
-                        if count[j] == POISSON_TABLE_LEN:
-                            count[j] = _poisson_from_table(uniform_ck(hk[j], b), tb0,
-                                                           poisson_cdf, poisson_tail)
-            elif mode[r] == 2:
-                for j in range(m):
-                    tb = poisson_table[r, lo + j]
-                    count[j] = 0 if tb < 0 else _poisson_from_table(
-                        uniform_ck(hk[j], b), tb, poisson_cdf, poisson_tail)
+            if n_tables[r] == 1 and mixed[r] == 0:
+                _count_one_table(hk, b, tables[r, 0], poisson_cdf, poisson_tail, count)
+            elif n_tables[r]:
+                count[:] = 0.0      # cells without input (table -1) count 0
+                for q in range(n_tables[r]):
+                    _count_table(hk, b, tables[r, q], poisson_table[r, lo:hi], poisson_cdf,
+                                 poisson_tail, count)
             use_a = has_aff and r == aff_receptor
             if use_a:
                 for j in range(m):
@@ -198,7 +228,7 @@ def _advance_chunk(lo, hi, step0, n_steps, dt_ms, keys, gid, cell, rec, mg_mM, r
                                                      aff_lam[lo + j], aff_p0[lo + j])
             # 2. arrivals (ring slot, then cleared, + Poisson) and the exact
             #    conductance step; step-averaged conductances for the membrane
-            _receptor_step(ring_nS[slot, r, lo:hi], mode[r] > 0, count,
+            _receptor_step(ring_nS[slot, r, lo:hi], n_tables[r] > 0, count,
                            poisson_w_nS[r, lo:hi], use_a, aff_add, rec[_GAIN, r, lo:hi],
                            rec[_P11, r, lo:hi], rec[_P21, r, lo:hi], rec[_P22, r, lo:hi],
                            x[r, lo:hi], g_nS[r, lo:hi], g_mean)
