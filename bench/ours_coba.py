@@ -78,6 +78,28 @@ def _bare_scatter_events_per_s(syn, spike_gids, n_local):
     return int(np.sum(np.diff(syn.indptr)[gids])) / max(wall, 1e-12), wall
 
 
+# Floating-point operations of one COBA neuron-step in brain/kernels/neurons.py (a
+# division counts as one): per receptor the arrival and exact 2x2 step (8; +2 for the
+# Poisson weight on the excitatory one) and the two sums (3); the membrane (g_tot 1,
+# v_inf 3, a 2, exp(-a) polynomial 13, V 3). Integer work (the RNG hash, 16 table
+# compares) is not counted, so the fraction of peak below is a lower bound.
+FLOPS_PER_NEURON_STEP = 2 * (8 + 3) + 2 + (1 + 3 + 2 + 13 + 3)
+
+
+def simd_peak_gflops():
+    """Double-precision SIMD peak of one core (GFLOP/s): 512-bit FMA units x 16 flops x
+    clock. Intel cores with AVX-512 up to Rocket/Ice Lake client have one 512-bit FMA
+    (ports 0+1 fused) = 16 flops/cycle, as two 256-bit FMAs do; the clock is the
+    nominal one of /proc/cpuinfo (turbo would make the fraction smaller)."""
+    mhz = 0.0
+    try:
+        with open("/proc/cpuinfo") as f:
+            mhz = max(float(line.split(":")[1]) for line in f if line.startswith("cpu MHz"))
+    except (OSError, ValueError):
+        return None
+    return 16 * mhz * 1e-3
+
+
 def _run_rank(N, threads, warmup_ms, duration_ms, seed, comm=None):
     import numba
     from brain.connectivity import connect
@@ -127,7 +149,19 @@ def _run_rank(N, threads, warmup_ms, duration_ms, seed, comm=None):
             "update_s": tm["update_s"], "exchange_s": tm["exchange_s"],
             "deliver_s": tm["deliver_s"],
             "deliver_events_per_s": tm["events"] / max(tm["deliver_s"], 1e-12),
-            "bare_scatter_events_per_s": bare, "bare_scatter_s": bare_s}
+            "bare_scatter_events_per_s": bare, "bare_scatter_s": bare_s,
+            "python_s": tm["python_s"], "neuron_steps": len(gids) * n, **_derived(tm, len(gids) * n, threads, bare)}
+
+
+def _derived(tm, neuron_steps, threads, bare):
+    """ns per neuron-step per thread, the fraction of the SIMD peak, delivery vs ceiling."""
+    ns = tm["update_s"] * threads / max(neuron_steps, 1) * 1e9
+    peak = simd_peak_gflops()
+    return {"update_ns_per_neuron_step_thread": ns,
+            "flops_per_neuron_step": FLOPS_PER_NEURON_STEP,
+            "simd_peak_gflops_core": peak,
+            "simd_peak_fraction": FLOPS_PER_NEURON_STEP / ns / peak if peak else None,
+            "deliver_vs_bare": tm["events"] / max(tm["deliver_s"], 1e-12) / max(bare, 1e-12)}
 
 
 def run(N, threads, ranks, warmup_ms, duration_ms, seed):
