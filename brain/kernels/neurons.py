@@ -79,25 +79,23 @@ def _count_one_table(hk, b, tb, poisson_cdf, poisson_tail, count):
 
 
 @njit(cache=True)
-def _count_table(hk, b, tb, tab, poisson_cdf, poisson_tail, count):
-    """Poisson counts of one step for the cells j with tab[j] == tb: count[j] (float64,
-    exact small integers) = number of entries of CDF table tb below the cell's uniform
-    (others keep theirs). One SIMD pass over all cells, then the rare counts that reach
-    the table's end continue the recurrence."""
-    cdf_row = poisson_cdf[tb]
+def _count_cells(hk, b, cdf_cell, tab, poisson_cdf, poisson_tail, count):
+    """Poisson counts of one step for cells with different CDF tables: count[j] (float64)
+    = number of entries of the cell's own copy of its table, cdf_cell[:, j], below its
+    uniform (a copy of 2.0 for cells without input, tab[j] = -1: count 0). One SIMD pass,
+    then the rare counts that reach the table's end continue the recurrence."""
     tail = False
     for j in range(hk.shape[0]):
         u = uniform_ck(hk[j], b)
         k = 0
         for q in range(POISSON_TABLE_LEN):
-            k += u > cdf_row[q]
-        mine = tab[j] == tb
-        count[j] = k if mine else count[j]
-        tail |= mine & (k == POISSON_TABLE_LEN)
+            k += u > cdf_cell[q, j]
+        count[j] = k
+        tail |= k == POISSON_TABLE_LEN
     if tail:
         for j in range(hk.shape[0]):
-            if tab[j] == tb and count[j] == POISSON_TABLE_LEN:
-                count[j] = _poisson_from_table(uniform_ck(hk[j], b), tb, poisson_cdf,
+            if count[j] == POISSON_TABLE_LEN:
+                count[j] = _poisson_from_table(uniform_ck(hk[j], b), tab[j], poisson_cdf,
                                                poisson_tail)
 
 
@@ -181,24 +179,23 @@ def _advance_chunk(lo, hi, step0, n_steps, dt_ms, keys, gid, cell, rec, mg_mM, r
     hk = np.empty(m, dtype=np.uint64)
     for j in range(m):
         hk[j] = cell_key(keys[0], gid[lo + j])
-    # Input tables are fixed within a call: tables[r, :n_tables[r]] are the distinct
-    # tables (>= 0) of receptor r in this chunk, one SIMD count pass each per step
-    # (a scan, not np.unique: this runs once per chunk and call, for only a few steps)
-    tables = np.empty((n_r, m), dtype=np.int64)
-    n_tables = np.zeros(n_r, dtype=np.int64)
-    mixed = np.zeros(n_r, dtype=np.int64)     # 1: not every cell has the same table
+    # Input tables are fixed within a call. Receptor r of this chunk: no input
+    # (n_tables 0), one table for all cells (one_table: its row broadcast), or mixed
+    # tables, each cell's copied to cdf_cell[r, :, j] (16 loads a cell, any table count).
+    n_tables = np.zeros(n_r, dtype=np.int64)     # 0, 1 or 2 (= more than one)
+    cdf_cell = np.empty((n_r, POISSON_TABLE_LEN, m))
     for r in range(n_r):
         tab = poisson_table[r, lo:hi]
+        has_input = False
+        one_table = True
         for j in range(m):
-            mixed[r] |= tab[j] != tab[0]
-        for j in range(m):
-            if tab[j] >= 0 and (j == 0 or tab[j] != tab[j - 1]):
-                new = True
-                for q in range(n_tables[r]):
-                    new &= tables[r, q] != tab[j]
-                if new:
-                    tables[r, n_tables[r]] = tab[j]
-                    n_tables[r] += 1
+            has_input |= tab[j] >= 0
+            one_table &= tab[j] == tab[0]
+        n_tables[r] = 0 if not has_input else (1 if one_table else 2)
+        if n_tables[r] == 2:
+            for j in range(m):
+                for q in range(POISSON_TABLE_LEN):
+                    cdf_cell[r, q, j] = 2.0 if tab[j] < 0 else poisson_cdf[tab[j], q]
     has_aff = False
     if aff_receptor >= 0:
         for j in range(m):
@@ -213,13 +210,12 @@ def _advance_chunk(lo, hi, step0, n_steps, dt_ms, keys, gid, cell, rec, mg_mM, r
         for r in range(n_r):
             # 1. this step's Poisson counts (background, then afferent)
             b = step * n_r + r
-            if n_tables[r] == 1 and mixed[r] == 0:
-                _count_one_table(hk, b, tables[r, 0], poisson_cdf, poisson_tail, count)
-            elif n_tables[r]:
-                count[:] = 0.0      # cells without input (table -1) count 0
-                for q in range(n_tables[r]):
-                    _count_table(hk, b, tables[r, q], poisson_table[r, lo:hi], poisson_cdf,
-                                 poisson_tail, count)
+            if n_tables[r] == 1:
+                _count_one_table(hk, b, poisson_table[r, lo], poisson_cdf, poisson_tail,
+                                 count)
+            elif n_tables[r] == 2:
+                _count_cells(hk, b, cdf_cell[r], poisson_table[r, lo:hi], poisson_cdf,
+                             poisson_tail, count)
             use_a = has_aff and r == aff_receptor
             if use_a:
                 for j in range(m):
