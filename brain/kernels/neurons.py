@@ -16,8 +16,8 @@ RECEPTOR_ROWS = ("p11", "p21", "p22", "gain", "E_rev_mV")
 _C, _GL, _GLEL, _VTH, _VRESET = range(5)
 _P11, _P21, _P22, _GAIN, _EREV = range(5)
 
-# Cells per parallel work item: a chunk's state and parameters (~25 float64 rows) stay in
-# L1 across the steps; 512 cells spilled to L2 and cost ~2 ns per neuron-step.
+# Cells per parallel work item: a chunk's state, parameters and scratch rows (~30 float64
+# rows x 128 cells = 30 KB) stay in the 48 KB L1 across the steps.
 CHUNK = 128
 # Entries of a tabulated Poisson CDF; larger counts continue the recurrence (rare).
 POISSON_TABLE_LEN = 16
