@@ -43,8 +43,10 @@ report-docs: $(STAMP)
 test: $(STAMP) $(PEERS)
 	OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 $(BIN)/python -m pytest
 
+# issue 13's targets are at 2 threads; then the per-phase profile of the demo co-simulation
 bench: $(STAMP) $(PEERS)
-	$(BIN)/python bench/coba.py --N 10000 50000 --simulators ours,nest,brian2 --json bench/results/coba.json
+	$(BIN)/python bench/coba.py --N 10000 50000 --threads 2 --simulators ours,nest,brian2-standalone --json bench/results/coba.json
+	OMP_NUM_THREADS=1 $(BIN)/python bench/scene_profile.py scenes/demo.toml --duration-ms 500 --json bench/results/demo_profile.json
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

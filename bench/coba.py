@@ -226,6 +226,36 @@ def ratios(rows):
     return ""
 
 
+def profile(rows):
+    """Where our time goes (``Engine.timing``) and the issue-13 target ratios."""
+    out = []
+    for o in rows:
+        if o.get("simulator") != "ours" or "error" in o or "update_s" not in o:
+            continue
+        wall = o["wall_s"]
+        parts = "  ".join(f"{k} {o.get(k + '_s', 0.0) / wall * o['rtf']:.3f}" for k in
+                          ("update", "deliver", "exchange", "python"))
+        out.append(f"  ours N={o['N']} thr={o['threads']} rk={o.get('ranks', 1)}: rtf {o['rtf']:.3f} = "
+                   f"{parts} s/s (+ rest); update {o['update_ns_per_neuron_step_thread']:.2f} ns per "
+                   f"neuron-step per thread"
+                   + (f" ({100 * o['simd_peak_fraction']:.0f} % of the {o['simd_peak_gflops_core']:.0f} "
+                      f"GFLOP/s SIMD peak at {o['flops_per_neuron_step']} flops)"
+                      if o.get("simd_peak_fraction") else "")
+                   + f"; delivery {o['deliver_events_per_s'] / 1e6:.0f} M events/s = "
+                   f"{100 * o['deliver_vs_bare']:.0f} % of the bare scatter-add "
+                   f"({o['bare_scatter_events_per_s'] / 1e6:.0f} M/s, 1 thread); "
+                   f"{o['bytes_per_synapse']:.2f} B/synapse, peak {o['peak_mem_mb']:.0f} MB")
+        for r in rows:
+            if r.get("N") == o["N"] and r.get("threads") == o["threads"] and "error" not in r \
+                    and r.get("simulator") in ("brian2-standalone", "nest"):
+                out.append(f"    ours / {r['simulator']} = {o['rtf'] / r['rtf']:.3f}")
+    if out:
+        return "profile of ours (s per simulated s; issue 13 targets: ours/brian2-standalone <= 0.25 " \
+               "at 50k, <= 0.4 at 10k and 100k; ours/nest <= 0.05; update <= 8 ns; delivery >= 70 %):\n" \
+               + "\n".join(out)
+    return ""
+
+
 def rate_check(rows):
     """Warn when simulators disagree on the rates by more than 10 %."""
     msgs = []
@@ -348,7 +378,7 @@ def main():
         print(line(r))
     for s in skipped:
         print(s)
-    for extra in (ratios(rows), rate_check(rows)):
+    for extra in (ratios(rows), profile(rows), rate_check(rows)):
         if extra:
             print(extra)
     if a.json:

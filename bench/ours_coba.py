@@ -54,25 +54,50 @@ def _compile_kernels(params):
     engine.run(model.min_delay_steps)
 
 
-def _bare_scatter_events_per_s(syn, spike_gids, n_cells):
-    """The practical ceiling: a bare numba CSR scatter-add of the same spikes over the same
-    synapse arrays into one float64 array (no delays, no receptors, one thread)."""
+def _bare_scatter_events_per_s(syn, spike_gids, n_local):
+    """The practical ceiling of delivery: a bare numba CSR scatter-add of the same spikes
+    over the same synapse arrays (int32 target, weight code into the float32 table) into
+    one float32 array of the local cells (no delays, no receptors, no thread split), on
+    one thread. Returns (events per second, wall seconds)."""
     import numpy as np
     from numba import njit
 
     @njit(cache=True)
-    def scatter(gids, indptr, target, weight, out):
+    def scatter(gids, indptr, target, weight_code, weight_table, out):
         for k in range(gids.shape[0]):
             for s in range(indptr[gids[k]], indptr[gids[k] + 1]):
-                out[target[s]] += weight[s]
+                out[target[s]] += weight_table[weight_code[s]]
 
-    out = np.zeros(len(syn.indptr) - 1 if n_cells is None else n_cells)
+    out = np.zeros(n_local, dtype=np.float32)
     gids = np.ascontiguousarray(spike_gids, dtype=np.int64)
-    scatter(gids[:10], syn.indptr, syn.target, syn.weight_nS, out)
+    args = (syn.indptr, syn.target, syn.weight_code, syn.weight_table_nS, out)
+    scatter(gids[:10], *args)
     t0 = time.perf_counter()
-    scatter(gids, syn.indptr, syn.target, syn.weight_nS, out)
+    scatter(gids, *args)
     wall = time.perf_counter() - t0
-    return int(np.sum(np.diff(syn.indptr)[gids])) / max(wall, 1e-12)
+    return int(np.sum(np.diff(syn.indptr)[gids])) / max(wall, 1e-12), wall
+
+
+# Floating-point operations of one COBA neuron-step in brain/kernels/neurons.py (a
+# division counts as one): per receptor the arrival and exact 2x2 step (8; +2 for the
+# Poisson weight on the excitatory one) and the two sums (3); the membrane (g_tot 1,
+# v_inf 3, a 2, exp(-a) polynomial 13, V 3). Integer work (the RNG hash, 16 table
+# compares) is not counted, so the fraction of peak below is a lower bound.
+FLOPS_PER_NEURON_STEP = 2 * (8 + 3) + 2 + (1 + 3 + 2 + 13 + 3)
+
+
+def simd_peak_gflops():
+    """Double-precision SIMD peak of one core (GFLOP/s): 512-bit FMA units x 16 flops x
+    clock. Intel cores with AVX-512 up to Rocket/Ice Lake client have one 512-bit FMA
+    (ports 0+1 fused) = 16 flops/cycle, as two 256-bit FMAs do; the clock is the
+    nominal one of /proc/cpuinfo (turbo would make the fraction smaller)."""
+    mhz = 0.0
+    try:
+        with open("/proc/cpuinfo") as f:
+            mhz = max(float(line.split(":")[1]) for line in f if line.startswith("cpu MHz"))
+    except (OSError, ValueError):
+        return None
+    return 16 * mhz * 1e-3
 
 
 def _run_rank(N, threads, warmup_ms, duration_ms, seed, comm=None):
@@ -114,7 +139,7 @@ def _run_rank(N, threads, warmup_ms, duration_ms, seed, comm=None):
         comm.Barrier()
     wall = time.perf_counter() - t1
     tm = dict(engine.timing)
-    bare = _bare_scatter_events_per_s(syn, spk, model.n_cells)
+    bare, bare_s = _bare_scatter_events_per_s(syn, spk, len(gids))
     is_e = model.cells.type_id[spk] == 0
     return {"simulator": "ours", "threads": threads, "ranks": n_ranks, "N": N,
             "build_s": build_s, "wall_s": wall, "spikes_E": int(is_e.sum()),
@@ -124,7 +149,19 @@ def _run_rank(N, threads, warmup_ms, duration_ms, seed, comm=None):
             "update_s": tm["update_s"], "exchange_s": tm["exchange_s"],
             "deliver_s": tm["deliver_s"],
             "deliver_events_per_s": tm["events"] / max(tm["deliver_s"], 1e-12),
-            "bare_scatter_events_per_s": bare}
+            "bare_scatter_events_per_s": bare, "bare_scatter_s": bare_s,
+            "python_s": tm["python_s"], "neuron_steps": len(gids) * n, **_derived(tm, len(gids) * n, threads, bare)}
+
+
+def _derived(tm, neuron_steps, threads, bare):
+    """ns per neuron-step per thread, the fraction of the SIMD peak, delivery vs ceiling."""
+    ns = tm["update_s"] * threads / max(neuron_steps, 1) * 1e9
+    peak = simd_peak_gflops()
+    return {"update_ns_per_neuron_step_thread": ns,
+            "flops_per_neuron_step": FLOPS_PER_NEURON_STEP,
+            "simd_peak_gflops_core": peak,
+            "simd_peak_fraction": FLOPS_PER_NEURON_STEP / ns / peak if peak else None,
+            "deliver_vs_bare": tm["events"] / max(tm["deliver_s"], 1e-12) / max(bare, 1e-12)}
 
 
 def run(N, threads, ranks, warmup_ms, duration_ms, seed):

@@ -23,6 +23,11 @@ _FULL_STATE = mujoco.mjtState.mjSTATE_INTEGRATION
 _REL_TOL = 1e-9
 
 
+# the warnings MuJoCo counts when it resets a diverged simulation
+_RESET_WARNINGS = (int(mujoco.mjtWarning.mjWARN_BADQACC), int(mujoco.mjtWarning.mjWARN_BADQPOS),
+                   int(mujoco.mjtWarning.mjWARN_BADQVEL))
+
+
 @dataclass(frozen=True, kw_only=True)
 class BodyState:
     """A snapshot of the body (arrays are copies).
@@ -197,15 +202,17 @@ class Body:
         reset since the last call is reported too: the trajectory is no longer physical.
         """
         m, d, ids = self.model, self.data, self._muscle_ids
-        for name, values in (("activation", muscles.activation(m, d, ids)),
-                             ("force_N", muscles.force_N(m, d, ids))):
-            bad = np.flatnonzero(~np.isfinite(values))
-            if len(bad):
-                return f"muscle {self.muscle_names[bad[0]]}: {name} is {values[bad[0]]}"
-        for name, values in (("qpos", d.qpos), ("qvel", d.qvel)):
-            bad = np.flatnonzero(~np.isfinite(values))
-            if len(bad):
-                return f"{name}[{int(bad[0])}] is {values[bad[0]]}"
+        act, force = muscles.activation(m, d, ids), muscles.force_N(m, d, ids)
+        # one sum per array is the fast path (called every interval); NaN/inf propagate
+        if not np.isfinite(act.sum() + force.sum() + d.qpos.sum() + d.qvel.sum()):
+            for name, values in (("activation", act), ("force_N", force)):
+                bad = np.flatnonzero(~np.isfinite(values))
+                if len(bad):
+                    return f"muscle {self.muscle_names[bad[0]]}: {name} is {values[bad[0]]}"
+            for name, values in (("qpos", d.qpos), ("qvel", d.qvel)):
+                bad = np.flatnonzero(~np.isfinite(values))
+                if len(bad):
+                    return f"{name}[{int(bad[0])}] is {values[bad[0]]}"
         resets = self._reset_count()
         if resets > self._resets:
             self._resets = resets
@@ -213,9 +220,7 @@ class Body:
         return None
 
     def _reset_count(self) -> int:
-        return sum(int(self.data.warning[w].number) for w in (
-            mujoco.mjtWarning.mjWARN_BADQACC, mujoco.mjtWarning.mjWARN_BADQPOS,
-            mujoco.mjtWarning.mjWARN_BADQVEL))
+        return sum(int(self.data.warning[w].number) for w in _RESET_WARNINGS)
 
     def _n_steps(self, duration_s: float) -> int:
         if not (duration_s > 0) or not np.isfinite(duration_s):

@@ -17,6 +17,7 @@ from .inputs import dc_schedule, poisson_arrays
 from .kernels.delivery import _deliver
 from .kernels.neurons import CELL_ROWS, CHUNK, POISSON_TABLE_LEN, RECEPTOR_ROWS, _advance
 from .kernels.rng import STREAM_INIT, poisson_cdf_table, uniforms
+from .kernels.spikes import _collect_spikes
 from .model import Model
 
 __all__ = ["Engine", "exchange_period"]
@@ -92,9 +93,11 @@ class Engine:
         self.period_steps = period_steps
         self.step = 0
         self._prepared = False
-        #: wall seconds in the neuron update, the spike exchange and the delivery, and
-        #: the number of synaptic events delivered (a profile a user can print)
-        self.timing = {"update_s": 0.0, "exchange_s": 0.0, "deliver_s": 0.0, "events": 0}
+        #: wall seconds in the neuron update, the spike exchange and the delivery, the
+        #: rest of ``run`` (Python between the kernels), and the number of synaptic events
+        #: delivered (a profile a user can print)
+        self.timing = {"update_s": 0.0, "exchange_s": 0.0, "deliver_s": 0.0,
+                       "python_s": 0.0, "events": 0}
 
     @property
     def n_local(self) -> int:
@@ -144,6 +147,8 @@ class Engine:
         self._spike_idx = np.empty(n * self.period_steps, dtype=np.int64)
         self._chunk_spikes = np.zeros(n_chunks, dtype=np.int64)
         self._chunk_bad = np.zeros(n_chunks, dtype=np.int64)
+        self._out_step = np.empty(n * self.period_steps, dtype=np.int64)
+        self._out_gid = np.empty(n * self.period_steps, dtype=np.int64)
         self._prepared = True
 
     def set_afferent_rates(self, rate_Hz: np.ndarray) -> None:
@@ -220,11 +225,16 @@ class Engine:
         if n_steps % self.period_steps:
             raise ValueError(f"n_steps = {n_steps}: must be a multiple of the exchange "
                              f"period ({self.period_steps} steps)")
+        t0 = time.perf_counter()
+        tm = self.timing
+        phases = tm["update_s"] + tm["exchange_s"] + tm["deliver_s"]
         out_steps, out_gids = [], []
         for _ in range(n_steps // self.period_steps):
             steps, gids = self._run_period()
             out_steps.append(steps)
             out_gids.append(gids)
+        tm["python_s"] += time.perf_counter() - t0 - (
+            tm["update_s"] + tm["exchange_s"] + tm["deliver_s"] - phases)
         if not out_steps:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         return np.concatenate(out_steps), np.concatenate(out_gids)
@@ -251,7 +261,7 @@ class Engine:
         m = self.model
         t0 = time.perf_counter()
         start, stop = self.step, self.step + self.period_steps
-        steps_parts, idx_parts = [], []
+        k = 0   # spikes so far in this period, already in (step, gid) order
         s = start
         while s < stop:     # split where a DC stimulus switches on or off
             e = min(stop, self.dc.next_change(s))
@@ -268,18 +278,11 @@ class Engine:
                                          "potential(s) "
                                          f"became non-finite, first {self._first_nonfinite()}; "
                                          "check the parameters of that cell type")
-            for c in np.flatnonzero(self._chunk_spikes):
-                base = c * CHUNK * (e - s)
-                k = self._chunk_spikes[c]
-                steps_parts.append(self._spike_step[base:base + k].copy())
-                idx_parts.append(self._spike_idx[base:base + k].copy())
+            k += _collect_spikes(self._chunk_spikes, CHUNK * (e - s), self._spike_step,
+                                 self._spike_idx, s, e - s, self.gid, self._out_step[k:],
+                                 self._out_gid[k:])
             s = e
-        if steps_parts:
-            steps, idx = np.concatenate(steps_parts), np.concatenate(idx_parts)
-            order = np.lexsort((idx, steps))
-            steps, gids = steps[order], self.gid[idx[order]]
-        else:
-            steps, gids = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        steps, gids = self._out_step[:k].copy(), self._out_gid[:k].copy()
         t1 = time.perf_counter()
         all_steps, all_gids = self.exchange.exchange(steps, gids, start)
         t2 = time.perf_counter()

@@ -18,19 +18,32 @@ def _deliver(spike_step, spike_gid, indptr, target, weight_code, weight_table_nS
     The weight of synapse s is weight_table_nS[weight_code[s]] (nS).
     receptor_of_source: int64[n_cells_total]; ring_nS: [n_slots (power of 2), n_r, n_local].
     """
-    mask = ring_nS.shape[0] - 1
-    n_local = ring_nS.shape[2]
     for p in prange(n_parts):
-        lo = p * n_local // n_parts
-        hi = (p + 1) * n_local // n_parts
-        for k in range(spike_gid.shape[0]):
-            src = spike_gid[k]
-            r = receptor_of_source[src]
-            base = spike_step[k] + 1
-            a = indptr[src]
-            b = indptr[src + 1]
-            if n_parts > 1:
-                a, b = a + np.searchsorted(target[a:b], lo), a + np.searchsorted(target[a:b], hi)
-            for s in range(a, b):
-                ring_nS[(base + delay_steps[s]) & mask, r, target[s]] += \
-                    weight_table_nS[weight_code[s]]
+        _deliver_part(p, n_parts, spike_step, spike_gid, indptr, target, weight_code,
+                      weight_table_nS, delay_steps, receptor_of_source, ring_nS)
+
+
+@njit(cache=True)
+def _deliver_part(p, n_parts, spike_step, spike_gid, indptr, target, weight_code,
+                  weight_table_nS, delay_steps, receptor_of_source, ring_nS):
+    """The targets of part p (of n_parts) in ``_deliver``. The ring is addressed as one
+    flat array with offsets built from non-negative parts, so the inner loop is a bare
+    load-add-store (no per-index wraparound of a 3-d subscript)."""
+    n_slots, n_r, n_local = ring_nS.shape
+    mask = n_slots - 1
+    slot_len = n_r * n_local
+    flat = ring_nS.reshape(n_slots * slot_len)
+    lo = p * n_local // n_parts
+    hi = (p + 1) * n_local // n_parts
+    for k in range(spike_gid.shape[0]):
+        src = spike_gid[k]
+        row = receptor_of_source[src] * n_local
+        base = spike_step[k] + 1
+        a = indptr[src]
+        b = indptr[src + 1]
+        if n_parts > 1:
+            a, b = a + np.searchsorted(target[a:b], lo), a + np.searchsorted(target[a:b], hi)
+        for s in range(a, b):
+            slot = (base + np.int64(delay_steps[s])) & mask
+            flat[slot * slot_len + row + np.int64(target[s])] += \
+                weight_table_nS[weight_code[s]]

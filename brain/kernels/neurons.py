@@ -4,7 +4,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .rng import STREAM_AFFERENT, STREAM_POISSON, _INV_K, poisson_k, stream_key, uniform_k
+from .rng import (STREAM_AFFERENT, STREAM_POISSON, _INV_K, cell_key, poisson_k, stream_key,
+                  uniform_ck)
 
 __all__ = ["_advance", "CHUNK", "POISSON_TABLE_LEN", "CELL_ROWS", "RECEPTOR_ROWS"]
 
@@ -15,8 +16,9 @@ RECEPTOR_ROWS = ("p11", "p21", "p22", "gain", "E_rev_mV")
 _C, _GL, _GLEL, _VTH, _VRESET = range(5)
 _P11, _P21, _P22, _GAIN, _EREV = range(5)
 
-# Cells per parallel work item: a chunk's state stays in cache across the steps.
-CHUNK = 512
+# Cells per parallel work item: a chunk's state, parameters and scratch rows (~30 float64
+# rows x 128 cells = 30 KB) stay in the 48 KB L1 across the steps.
+CHUNK = 128
 # Entries of a tabulated Poisson CDF; larger counts continue the recurrence (rare).
 POISSON_TABLE_LEN = 16
 # Below this step/membrane-time ratio exp(-a) is a polynomial (SIMD-friendly).
@@ -55,6 +57,48 @@ def _poisson_from_table(u, tb, poisson_cdf, poisson_tail):
     return k
 
 
+@njit(cache=True)
+def _count_one_table(hk, b, tb, poisson_cdf, poisson_tail, count):
+    """Poisson counts of one step for cells that all use CDF table tb: count[j] (float64,
+    exact small integers) = number of table entries below the cell's uniform. One SIMD
+    pass, then the rare counts that reach the table's end continue the recurrence."""
+    cdf_row = poisson_cdf[tb]
+    tail = False
+    for j in range(hk.shape[0]):
+        u = uniform_ck(hk[j], b)
+        k = 0
+        for q in range(POISSON_TABLE_LEN):
+            k += u > cdf_row[q]
+        count[j] = k
+        tail |= k == POISSON_TABLE_LEN
+    if tail:
+        for j in range(hk.shape[0]):
+            if count[j] == POISSON_TABLE_LEN:
+                count[j] = _poisson_from_table(uniform_ck(hk[j], b), tb, poisson_cdf,
+                                               poisson_tail)
+
+
+@njit(cache=True)
+def _count_cells(hk, b, cdf_cell, tab, poisson_cdf, poisson_tail, count):
+    """Poisson counts of one step for cells with different CDF tables: count[j] (float64)
+    = number of entries of the cell's own copy of its table, cdf_cell[:, j], below its
+    uniform (a copy of 2.0 for cells without input, tab[j] = -1: count 0). One SIMD pass,
+    then the rare counts that reach the table's end continue the recurrence."""
+    tail = False
+    for j in range(hk.shape[0]):
+        u = uniform_ck(hk[j], b)
+        k = 0
+        for q in range(POISSON_TABLE_LEN):
+            k += u > cdf_cell[q, j]
+        count[j] = k
+        tail |= k == POISSON_TABLE_LEN
+    if tail:
+        for j in range(hk.shape[0]):
+            if count[j] == POISSON_TABLE_LEN:
+                count[j] = _poisson_from_table(uniform_ck(hk[j], b), tab[j], poisson_cdf,
+                                               poisson_tail)
+
+
 @njit(cache=True, parallel=True)
 def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, mg_mM, ref_steps, i_dc_pA,
              poisson_table, poisson_cdf, poisson_tail, poisson_w_nS, aff_lam, aff_p0,
@@ -63,8 +107,8 @@ def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, mg_mM, ref_steps, i_dc
     """Advance every local cell by ``n_steps`` steps starting at global step ``step0``.
 
     Cells do not interact within the run (delays >= the exchange period), so chunks of
-    ``CHUNK`` cells advance independently in parallel, each over all steps, in passes
-    simple enough for the compiler to vectorise.
+    ``CHUNK`` cells advance independently in parallel, each over all steps
+    (``_advance_chunk``).
 
     Order in a step n: arrivals due at n (ring slot n & (n_slots - 1), Poisson draws)
     are added to x; (x, g) move exactly to t_{n+1}; the membrane takes an
@@ -85,128 +129,181 @@ def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, mg_mM, ref_steps, i_dc
     non-finite membrane potentials are counted in chunk_bad[c].
     """
     n = v_mV.shape[0]
-    n_r = x.shape[0]
-    mask = ring_nS.shape[0] - 1
     n_chunks = (n + CHUNK - 1) // CHUNK
-    key_poisson = stream_key(seed, STREAM_POISSON)
-    key_afferent = stream_key(seed, STREAM_AFFERENT)
+    keys = np.array([stream_key(seed, STREAM_POISSON), stream_key(seed, STREAM_AFFERENT)])
     for c in prange(n_chunks):
         lo = c * CHUNK
-        m = min(n, lo + CHUNK) - lo
-        g_sum = np.empty(m)
-        gE_sum = np.empty(m)
-        u = np.empty(m)
-        count = np.empty(m, dtype=np.int64)
-        aff_add = np.zeros(m)
-        v_inf = np.empty(m)
-        a_ = np.empty(m)
-        decay = np.empty(m)
-        spiked = np.empty(m, dtype=np.bool_)
+        hi = min(n, lo + CHUNK)
         out = lo * n_steps
-        k_out = 0
-        bad = 0
-        # Input tables are fixed within a call: 0 = no Poisson input on receptor r in this
-        # chunk, 1 = one table for all cells (SIMD count), 2 = mixed tables.
-        mode = np.zeros(n_r, dtype=np.int64)
+        chunk_spikes[c], chunk_bad[c] = _advance_chunk(
+            lo, hi, step0, n_steps, dt_ms, keys, gid, cell, rec, mg_mM, ref_steps, i_dc_pA,
+            poisson_table, poisson_cdf, poisson_tail, poisson_w_nS, aff_lam, aff_p0,
+            aff_w_nS, aff_receptor, ring_nS, v_mV, refr, x, g_nS,
+            spike_step[out:out + (hi - lo) * n_steps], spike_idx[out:out + (hi - lo) * n_steps])
+
+
+@njit(cache=True, error_model="numpy")
+def _advance_chunk(lo, hi, step0, n_steps, dt_ms, keys, gid, cell, rec, mg_mM, ref_steps,
+                   i_dc_pA, poisson_table, poisson_cdf, poisson_tail, poisson_w_nS, aff_lam,
+                   aff_p0, aff_w_nS, aff_receptor, ring_nS, v_mV, refr, x, g_nS, spike_step,
+                   spike_idx):
+    """Cells lo:hi of ``_advance`` over all its steps. Returns (spikes written to
+    spike_step/spike_idx, non-finite potentials).
+
+    Every array is sliced to the chunk first, so each pass indexes from 0 and reads
+    contiguous rows: passes without calls or data-dependent branches, which LLVM turns
+    into SIMD loops. The rare cases (a Poisson count past its table, exp(-a) with a
+    large a) are redone afterwards for the cells that need them. error_model="numpy":
+    a division by zero gives inf, counted as a non-finite potential (no exception
+    branch in the SIMD loops).
+    """
+    m = hi - lo
+    n_r = x.shape[0]
+    mask = ring_nS.shape[0] - 1
+    v = v_mV[lo:hi]
+    ref = refr[lo:hi]
+    ref_n = ref_steps[lo:hi]
+    i_pA = i_dc_pA[lo:hi]
+    C, gL, gLEL = cell[_C, lo:hi], cell[_GL, lo:hi], cell[_GLEL, lo:hi]
+    v_th, v_reset = cell[_VTH, lo:hi], cell[_VRESET, lo:hi]
+    g_sum = np.empty(m)
+    gE_sum = np.empty(m)
+    g_mean = np.empty(m)
+    count = np.zeros(m)
+    aff_add = np.zeros(m)
+    v_inf = np.empty(m)
+    a_ = np.empty(m)
+    decay = np.empty(m)
+    spiked = np.empty(m, dtype=np.bool_)
+    # the cell half of every Poisson draw's key, hashed once per call
+    hk = np.empty(m, dtype=np.uint64)
+    for j in range(m):
+        hk[j] = cell_key(keys[0], gid[lo + j])
+    # Input tables are fixed within a call. Receptor r of this chunk: no input
+    # (n_tables 0), one table for all cells (one_table: its row broadcast), or mixed
+    # tables, each cell's copied to cdf_cell[r, :, j] (16 loads a cell, any table count).
+    n_tables = np.zeros(n_r, dtype=np.int64)     # 0, 1 or 2 (= more than one)
+    cdf_cell = np.empty((n_r, POISSON_TABLE_LEN, m))
+    for r in range(n_r):
+        tab = poisson_table[r, lo:hi]
+        has_input = False
+        one_table = True
+        for j in range(m):
+            has_input |= tab[j] >= 0
+            one_table &= tab[j] == tab[0]
+        n_tables[r] = 0 if not has_input else (1 if one_table else 2)
+        if n_tables[r] == 2:
+            for j in range(m):
+                for q in range(POISSON_TABLE_LEN):
+                    cdf_cell[r, q, j] = 2.0 if tab[j] < 0 else poisson_cdf[tab[j], q]
+    has_aff = False
+    if aff_receptor >= 0:
+        for j in range(m):
+            has_aff |= aff_lam[lo + j] > 0.0
+    k_out = 0
+    bad = 0
+    for s in range(n_steps):
+        step = step0 + s
+        slot = step & mask
+        g_sum[:] = 0.0
+        gE_sum[:] = 0.0
         for r in range(n_r):
-            tb0 = poisson_table[r, lo]
-            has_input = False
-            one_table = True
-            for j in range(m):
-                has_input |= poisson_table[r, lo + j] >= 0
-                one_table &= poisson_table[r, lo + j] == tb0
-            mode[r] = 0 if not has_input else (1 if one_table else 2)
-        has_aff = False
-        if aff_receptor >= 0:
-            for j in range(m):
-                has_aff |= aff_lam[lo + j] > 0.0
-        for s in range(n_steps):
-            step = step0 + s
-            slot = step & mask
-            for j in range(m):
-                g_sum[j] = 0.0
-                gE_sum[j] = 0.0
-            for r in range(n_r):
-                # 1. this step's Poisson counts (background, then afferent)
-                if mode[r] > 0:
-                    for j in range(m):
-                        u[j] = uniform_k(key_poisson, gid[lo + j], step * n_r + r)
-                    if mode[r] == 1:
-                        tb0 = poisson_table[r, lo]
-                        for j in range(m):
-                            k = 0
-                            for q in range(POISSON_TABLE_LEN):
-                                k += u[j] > poisson_cdf[tb0, q]
-                            count[j] = k
-                        for j in range(m):
-                            if count[j] == POISSON_TABLE_LEN:
-                                count[j] = _poisson_from_table(u[j], tb0, poisson_cdf,
-                                                               poisson_tail)
-                    else:
-                        for j in range(m):
-                            tb = poisson_table[r, lo + j]
-                            count[j] = 0 if tb < 0 else \
-                                _poisson_from_table(u[j], tb, poisson_cdf, poisson_tail)
-                use_p = mode[r] > 0
-                use_a = has_aff and r == aff_receptor
-                if use_a:
-                    for j in range(m):
-                        aff_add[j] = 0.0 if aff_lam[lo + j] <= 0.0 else \
-                            aff_w_nS[lo + j] * poisson_k(key_afferent, gid[lo + j], step,
-                                                         aff_lam[lo + j], aff_p0[lo + j])
-                # 2. arrivals (ring slot, then cleared, + Poisson) and the exact
-                #    conductance step; step-averaged conductances for the membrane
-                blocked = mg_mM[r] > 0.0
+            # 1. this step's Poisson counts (background, then afferent)
+            b = step * n_r + r
+            if n_tables[r] == 1:
+                _count_one_table(hk, b, poisson_table[r, lo], poisson_cdf, poisson_tail,
+                                 count)
+            elif n_tables[r] == 2:
+                _count_cells(hk, b, cdf_cell[r], poisson_table[r, lo:hi], poisson_cdf,
+                             poisson_tail, count)
+            use_a = has_aff and r == aff_receptor
+            if use_a:
                 for j in range(m):
-                    i = lo + j
-                    arrived = np.float64(ring_nS[slot, r, i])
-                    ring_nS[slot, r, i] = 0.0
-                    if use_p:
-                        arrived += poisson_w_nS[r, i] * count[j]
-                    if use_a:
-                        arrived += aff_add[j]
-                    xi = x[r, i] + rec[_GAIN, r, i] * arrived
-                    g_old = g_nS[r, i]
-                    g_new = rec[_P22, r, i] * g_old + rec[_P21, r, i] * xi
-                    x[r, i] = rec[_P11, r, i] * xi
-                    g_nS[r, i] = g_new
-                    g_mean = 0.5 * (g_old + g_new)
-                    if blocked:
-                        u[j] = g_mean
-                    else:
-                        g_sum[j] += g_mean
-                        gE_sum[j] += g_mean * rec[_EREV, r, i]
-                if blocked:
-                    for j in range(m):
-                        g_mean = u[j] / (1.0 + mg_mM[r] / 3.57 * math.exp(-0.062 * v_mV[lo + j]))
-                        g_sum[j] += g_mean
-                        gE_sum[j] += g_mean * rec[_EREV, r, lo + j]
-            # 3. membrane: exponential Euler, exp(-a) by polynomial for every cell (SIMD),
-            #    redone with libm for the rare cells with a large a; then threshold/reset
+                    aff_add[j] = 0.0 if aff_lam[lo + j] <= 0.0 else \
+                        aff_w_nS[lo + j] * poisson_k(keys[1], gid[lo + j], step,
+                                                     aff_lam[lo + j], aff_p0[lo + j])
+            # 2. arrivals (ring slot, then cleared, + Poisson) and the exact
+            #    conductance step; step-averaged conductances for the membrane
+            _receptor_step(ring_nS[slot, r, lo:hi], n_tables[r] > 0, count,
+                           poisson_w_nS[r, lo:hi], use_a, aff_add, rec[_GAIN, r, lo:hi],
+                           rec[_P11, r, lo:hi], rec[_P21, r, lo:hi], rec[_P22, r, lo:hi],
+                           x[r, lo:hi], g_nS[r, lo:hi], g_mean)
+            if mg_mM[r] > 0.0:
+                for j in range(m):
+                    g_mean[j] = g_mean[j] / (1.0 + mg_mM[r] / 3.57 * math.exp(-0.062 * v[j]))
+            E_rev = rec[_EREV, r, lo:hi]
             for j in range(m):
-                i = lo + j
-                g_tot = cell[_GL, i] + g_sum[j]
-                v_inf[j] = (cell[_GLEL, i] + gE_sum[j] + i_dc_pA[i]) / g_tot
-                a_[j] = dt_ms * g_tot / cell[_C, i]
-                decay[j] = _exp_neg_poly(min(a_[j], _POLY_MAX))
+                g_sum[j] += g_mean[j]
+                gE_sum[j] += g_mean[j] * E_rev[j]
+        # 3. membrane: exponential Euler, exp(-a) by polynomial for every cell (SIMD),
+        #    redone with libm for the rare cells with a large a; then threshold/reset
+        big = False     # an or-reduction vectorises; a float max would not (NaN order)
+        for j in range(m):
+            g_tot = gL[j] + g_sum[j]
+            v_inf[j] = (gLEL[j] + gE_sum[j] + i_pA[j]) / g_tot
+            a = dt_ms * g_tot / C[j]
+            a_[j] = a
+            big |= not (a < _POLY_MAX)      # also when a is NaN
+            decay[j] = _exp_neg_poly(min(a, _POLY_MAX))
+        if big:
             for j in range(m):
                 if a_[j] >= _POLY_MAX:
                     decay[j] = math.exp(-a_[j])
-            for j in range(m):
-                i = lo + j
-                v = v_inf[j] + (v_mV[i] - v_inf[j]) * decay[j]
-                free = refr[i] == 0
-                spk = free & (v >= cell[_VTH, i])
-                spiked[j] = spk
-                finite = math.isfinite(v)
-                # a non-finite potential is kept (not reset) so the caller can name the cell
-                v_mV[i] = v if ((free & (v < cell[_VTH, i])) | (not finite)) else cell[_VRESET, i]
-                refr[i] = ref_steps[i] if spk else max(refr[i] - 1, 0)
-                bad += not finite
+        n_spk = 0
+        for j in range(m):
+            vj = v_inf[j] + (v[j] - v_inf[j]) * decay[j]
+            free = ref[j] == 0
+            spk = free & (vj >= v_th[j])
+            spiked[j] = spk
+            n_spk += spk
+            finite = math.isfinite(vj)
+            # a non-finite potential is kept (not reset) so the caller can name the cell
+            v[j] = vj if ((free & (vj < v_th[j])) | (not finite)) else v_reset[j]
+            ref[j] = ref_n[j] if spk else max(ref[j] - 1, 0)
+            bad += not finite
+        if n_spk:
             for j in range(m):
                 if spiked[j]:
-                    spike_step[out + k_out] = step
-                    spike_idx[out + k_out] = lo + j
+                    spike_step[k_out] = step
+                    spike_idx[k_out] = lo + j
                     k_out += 1
-        chunk_spikes[c] = k_out
-        chunk_bad[c] = bad
+    return k_out, bad
+
+
+@njit(cache=True, inline="always")
+def _receptor_step(ring, use_p, count, w_p, use_a, aff_add, gain, p11, p21, p22, x, g,
+                   g_mean):
+    """One receptor, one step, for a chunk: arrived = ring (then cleared) [+ Poisson
+    w_p * count] [+ aff_add] (nS) enters x; (x, g) move exactly by one step;
+    g_mean = step-averaged g (nS). One loop per input combination keeps each free of
+    branches."""
+    if use_a:
+        for j in range(ring.shape[0]):
+            arrived = np.float64(ring[j])
+            if use_p:
+                arrived += w_p[j] * count[j]
+            arrived += aff_add[j]
+            ring[j] = 0.0
+            xi = x[j] + gain[j] * arrived
+            g_new = p22[j] * g[j] + p21[j] * xi
+            x[j] = p11[j] * xi
+            g_mean[j] = 0.5 * (g[j] + g_new)
+            g[j] = g_new
+    elif use_p:
+        for j in range(ring.shape[0]):
+            arrived = np.float64(ring[j]) + w_p[j] * count[j]
+            ring[j] = 0.0
+            xi = x[j] + gain[j] * arrived
+            g_new = p22[j] * g[j] + p21[j] * xi
+            x[j] = p11[j] * xi
+            g_mean[j] = 0.5 * (g[j] + g_new)
+            g[j] = g_new
+    else:
+        for j in range(ring.shape[0]):
+            arrived = np.float64(ring[j])
+            ring[j] = 0.0
+            xi = x[j] + gain[j] * arrived
+            g_new = p22[j] * g[j] + p21[j] * xi
+            x[j] = p11[j] * xi
+            g_mean[j] = 0.5 * (g[j] + g_new)
+            g[j] = g_new

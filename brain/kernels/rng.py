@@ -8,7 +8,7 @@ any rank count).  The mixer is SplitMix64's finaliser (Steele et al. 2014).
 import numpy as np
 from numba import njit
 
-__all__ = ["uniform", "uniform_k", "stream_key", "poisson", "poisson_k", "uniforms",
+__all__ = ["uniform", "uniform_k", "uniform_ck", "cell_key", "stream_key", "poisson", "poisson_k", "uniforms",
            "poisson_cdf_table", "STREAM_PLACE", "STREAM_CONNECT", "STREAM_POISSON",
            "STREAM_AFFERENT", "STREAM_INIT", "STREAM_WEIGHT", "STREAM_INDEGREE"]
 
@@ -45,11 +45,24 @@ def stream_key(seed, stream):
 
 
 @njit(cache=True, inline="always")
+def cell_key(key, a):
+    """The (seed, stream, a) part of a key, hashed once: ``uniform_k(key, a, b) ==
+    uniform_ck(cell_key(key, a), b)``, so a loop over steps hashes once per draw."""
+    return _mix(key ^ (np.uint64(a) * _GOLDEN))
+
+
+@njit(cache=True, inline="always")
+def uniform_ck(ck, b):
+    """``uniform_k(key, a, b)`` given ``ck = cell_key(key, a)``."""
+    h = _mix(ck ^ (np.uint64(b) + _GOLDEN))
+    # h >> 11 < 2**53 converts exactly through int64: signed conversion vectorises
+    return float(np.int64(h >> _S11)) * _INV53
+
+
+@njit(cache=True, inline="always")
 def uniform_k(key, a, b):
     """``uniform(seed, stream, a, b)`` given ``key = stream_key(seed, stream)``."""
-    h = _mix(key ^ (np.uint64(a) * _GOLDEN))
-    h = _mix(h ^ (np.uint64(b) + _GOLDEN))
-    return float(h >> _S11) * _INV53
+    return uniform_ck(cell_key(key, a), b)
 
 
 @njit(cache=True)

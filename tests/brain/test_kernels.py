@@ -116,3 +116,31 @@ def test_exp_neg_polynomial_is_exp_to_rounding():
     a = np.concatenate([np.linspace(0, 0.05, 2001), [0.0499999, 0.05, 0.3, 5.0]])
     got = np.array([_exp_neg(x) for x in a])
     np.testing.assert_allclose(got, np.exp(-a), rtol=3e-13, atol=0)
+
+
+def test_split_key_draws_equal_full_key_draws():
+    from brain.kernels.rng import cell_key, stream_key, uniform_ck, uniform_k
+    key = np.uint64(stream_key(5, STREAM_POISSON))     # as the kernels hold it
+    for a, b in [(0, 0), (7, 123456), (2**40 + 3, 2**31 - 1)]:
+        assert uniform_ck(np.uint64(cell_key(key, a)), b) == uniform_k(key, a, b) == uniform(5, STREAM_POISSON, a, b)
+
+
+def test_collect_spikes_gives_step_gid_order():
+    from brain.kernels.spikes import _collect_spikes
+    rng = np.random.default_rng(3)
+    n_chunks, stride, step0, n_steps = 5, 40, 100, 8
+    gid = np.sort(rng.choice(10_000, n_chunks * 8, replace=False)).astype(np.int64)
+    counts = rng.integers(0, stride, n_chunks)
+    spike_step = np.zeros(n_chunks * stride, np.int64)
+    spike_idx = np.zeros(n_chunks * stride, np.int64)
+    expected = []
+    for c in range(n_chunks):     # each chunk: its own cells 8c..8c+7, sorted by (step, idx)
+        pairs = sorted((int(s), int(i)) for s, i in zip(rng.integers(step0, step0 + n_steps, counts[c]),
+                                                         rng.integers(8 * c, 8 * c + 8, counts[c])))
+        for k, (s, i) in enumerate(pairs):
+            spike_step[c * stride + k], spike_idx[c * stride + k] = s, i
+        expected += [(s, int(gid[i])) for s, i in pairs]
+    out_s, out_g = np.zeros(counts.sum(), np.int64), np.zeros(counts.sum(), np.int64)
+    k = _collect_spikes(counts, stride, spike_step, spike_idx, step0, n_steps, gid, out_s, out_g)
+    assert k == counts.sum()
+    assert list(zip(out_s.tolist(), out_g.tolist())) == sorted(expected)
