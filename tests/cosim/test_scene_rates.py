@@ -6,8 +6,8 @@ The synthetic M1-M2-TH-PG-CB scene runs embedded for 350 ms: the baseline is tak
 (wide enough for another seed, narrow enough to catch a runaway or a silent population),
 and the DC pulse into L2/3 of one MOp column must raise the activity of the L5B and L6
 cells around it that it does not reach, and spread to the pons.  The non-stimulated L2/3 E
-cells around the column are not asserted: the stimulated FS cells (~110 Hz) suppress them
-(1.0 -> 0.3 Hz, seed 20241), a known shortfall of the tuning noted on issue 8.  The CCF scene (needs ../shared/data) only gets a short sanity run.
+cells around the column are not asserted: the stimulated interneurons (FS ~65 Hz, LTS ~90 Hz)
+keep them from following (1.1 -> 0.9 Hz), a known shortfall of the tuning noted on issue 8.  The CCF scene (needs ../shared/data) only gets a short sanity run.
 """
 from __future__ import annotations
 

@@ -55,7 +55,9 @@ def test_mapped_locations_gain_more_rate_than_the_others(result):
     checks = {k: v for k, v in m["metrics"].items() if k.endswith("rate_increase_mapped_2x_other")}
     assert len(checks) == 9
     held = sum(v["pass"] for v in checks.values())
-    # scale 0.5, 1.2 s: 8 of 9 (site, area) pairs hold the 2x criterion on the rate increase
-    assert held >= 7, {k: v["note"] for k, v in checks.items()}
+    # scale 0.5, 1.2 s, seed 1: the rate criterion holds for all 9 (site, area) pairs, the
+    # coherence criterion for 7 of 9 (at the default scale and 2 s: 9 and 9)
+    assert held == 9, {k: v["note"] for k, v in checks.items() if not v["pass"]}
     coh = {k: v for k, v in m["metrics"].items() if k.endswith("coherence_mapped_2x_other")}
     assert len(coh) == 9
+    assert sum(v["pass"] for v in coh.values()) >= 6, {k: v["note"] for k, v in coh.items()}
