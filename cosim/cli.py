@@ -209,7 +209,8 @@ def _parser() -> argparse.ArgumentParser:
     asm.add_argument("--ranks", type=_number(int, 1, strict=False), default=1, metavar="R",
                      help="MPI ranks (default 1: embedded, no MPI)")
     asm.add_argument("--brain-ranks-per-member", type=_number(int, 1, strict=False), default=1,
-                     metavar="N", help="brain ranks of one member (only 1 is implemented)")
+                     metavar="N", help="brain ranks of one member: its cells spread over N ranks "
+                     "(--ranks must be a multiple of N; default 1)")
     asm.add_argument("-o", "--output", metavar="OUT.h5",
                      help="output file (default <scene name>_enkf.h5)")
     asm.add_argument("--overwrite", action="store_true", help="replace an existing OUT.h5")
@@ -499,6 +500,10 @@ def _cmd_assimilate(args) -> int:
     out = _new_file(args.output or Path(args.scene).stem + "_enkf.h5", args.overwrite)
     p = setup(args.scene, args.observations, args.members, args.window, args.overrides,
               args.brain_ranks_per_member)      # every check before any member runs
+    n = args.brain_ranks_per_member
+    if n > 1 and (args.ranks < n or args.ranks % n):
+        raise ValueError(f"--brain-ranks-per-member {n}: needs --ranks R, a multiple of {n} "
+                         f"(got --ranks {args.ranks})")
     if args.ranks > 1:
         return _run_mpiexec(command(args.scene, args.observations, args.members, args.window,
                                     out, args.ranks, args.overrides,

@@ -1,6 +1,8 @@
 """Embedded and MPI orchestration of an assimilation run.
 
-Member m lives on rank m % R.  Each window every rank advances its members in order,
+Member m lives on rank m % R (with N brain ranks per member: on the m % (R / N)-th group
+of N consecutive ranks, its cells spread over them as in ``cosim launch``, spikes
+exchanged within the group).  Each window every rank advances its members in order,
 the observables are gathered to rank 0 in member order, rank 0 does the EnKF update
 (its random numbers keyed by the assimilation seed and the window index only) and sends
 the new parameters to every rank.  A member's simulation depends only on its parameter
@@ -34,6 +36,7 @@ class Plan:
     obs: Observations
     n_members: int
     window_ms: float
+    ranks_per_member: int = 1
 
     @property
     def n_windows(self) -> int:
@@ -48,10 +51,8 @@ def plan(scene, params: AssimilationParams, obs: Observations, n_members: int,
          window_ms: float, brain_ranks_per_member: int = 1) -> Plan:
     """Check everything before any member runs; ValueError says what is wrong."""
     from ..build import build_brain_model
-    if brain_ranks_per_member != 1:
-        raise ValueError(f"--brain-ranks-per-member {brain_ranks_per_member}: members of more "
-                         "than one brain rank are not implemented yet; each member runs on "
-                         "one rank (use --ranks to spread members over ranks)")
+    if brain_ranks_per_member < 1:
+        raise ValueError(f"--brain-ranks-per-member {brain_ranks_per_member}: must be >= 1")
     if n_members < 2:
         raise ValueError(f"--members {n_members}: an ensemble needs >= 2 members")
     if obs.operator != params.operator:
@@ -63,7 +64,7 @@ def plan(scene, params: AssimilationParams, obs: Observations, n_members: int,
         if not (window_ms > 0) or abs(n - round(n)) > 1e-9 or round(n) < 1:
             raise ValueError(f"--window {window_ms}: must be a whole multiple of {what} "
                              f"({unit} ms)")
-    p = Plan(scene, params, obs, n_members, window_ms)
+    p = Plan(scene, params, obs, n_members, window_ms, brain_ranks_per_member)
     if p.n_windows < 1:
         raise ValueError(f"--window {window_ms}: longer than the observations "
                          f"({obs.duration_ms} ms) or run.duration_ms")
@@ -148,7 +149,14 @@ def assimilate(p: Plan, comm=None, progress=None) -> dict | None:
     ``results.write_results``."""
     comm = comm or LocalComm()
     prm, obs, M = p.params, p.obs, p.n_members
-    mine = [m for m in range(M) if m % comm.size == comm.rank]
+    n = p.ranks_per_member
+    if comm.size % n:
+        raise ValueError(f"--brain-ranks-per-member {n}: the job's {comm.size} rank(s) are "
+                         f"not a multiple of {n}")
+    group, n_groups = comm.rank // n, comm.size // n
+    # a member of N ranks: its engine exchanges over the group's own communicator
+    sub = comm.comm.Split(group, comm.rank) if n > 1 else None
+    mine = [m for m in range(M) if m % n_groups == group]
     z = prior_ensemble(prm, M)
     states = {m: None for m in mine}
     W = p.n_windows
@@ -163,8 +171,10 @@ def assimilate(p: Plan, comm=None, progress=None) -> dict | None:
         values = natural(prm, z)
         y_mine = {}
         for m in mine:
-            y_mine[m], states[m] = advance_member(p.scene, prm, m, values[m], states[m],
-                                                  t_start, t_stop, obs.names, obs.bin_ms)
+            y, states[m] = advance_member(p.scene, prm, m, values[m], states[m], t_start,
+                                          t_stop, obs.names, obs.bin_ms, sub)
+            if y is not None:                  # the group's first rank holds the rates
+                y_mine[m] = y
         t1 = time.perf_counter()
         parts = comm.gather((y_mine, t1 - t0))
         if comm.rank == 0:

@@ -60,9 +60,14 @@ def observable_columns(model, names) -> tuple:
 
 
 def advance_member(scene, params: AssimilationParams, member: int, values, state,
-                   t_start_ms: float, t_stop_ms: float, names, bin_ms: float):
+                   t_start_ms: float, t_stop_ms: float, names, bin_ms: float, comm=None):
     """Run member ``member`` with parameter ``values`` (natural units) from ``state``
     (None: the start, t = 0) over [t_start_ms, t_stop_ms).
+
+    ``comm``: an MPI communicator of the member's brain ranks (None: this process alone);
+    each rank builds and advances its share of the cells, ``state`` is that share's, and
+    the observables are computed on the communicator's rank 0 from every rank's spikes
+    (integer counts: the same numbers for any rank count); the other ranks get None.
 
     Returns (observables float64[n_bins * k], bin-major: the rate (Hz) of each observed
     group in each bin; the engine state at t_stop_ms). A non-finite potential is a
@@ -70,7 +75,11 @@ def advance_member(scene, params: AssimilationParams, member: int, values, state
     """
     s = member_scene(scene, params, values, member)
     model = dataclasses.replace(build_brain_model(s), seed=member_seed(params.seed, member))
-    engine = build_engine(s, model, 1, 0, LocalExchange())
+    if comm is None:
+        engine = build_engine(s, model, 1, 0, LocalExchange())
+    else:
+        from brain.exchange import MpiExchange
+        engine = build_engine(s, model, comm.Get_size(), comm.Get_rank(), MpiExchange(comm))
     if state is not None:
         engine.set_state(state)
     dt = model.dt_ms
@@ -82,6 +91,12 @@ def advance_member(scene, params: AssimilationParams, member: int, values, state
     except FloatingPointError as exc:
         shown = ", ".join(f"{n}={float(v):.6g}" for n, v in zip(params.names, values))
         raise SimulationFault(f"member {member} ({shown}): {exc}") from None
+    if comm is not None:
+        parts = comm.gather((steps, gids), root=0)
+        if comm.Get_rank() != 0:
+            return None, engine.get_state()
+        steps = np.concatenate([p[0] for p in parts])
+        gids = np.concatenate([p[1] for p in parts])
     group_of_cell, n_cells, cols = observable_columns(model, names)
     rates = binned_rates(steps * dt, gids, group_of_cell, n_cells, t_start_ms,
                          t_stop_ms, bin_ms)[:, cols]

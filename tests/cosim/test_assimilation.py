@@ -124,8 +124,9 @@ def test_cli_refuses_bad_input_before_any_work(tmp_path, twin):
                 4, "--window", 150, "-o", tmp_path / "a.h5")
     assert res.returncode == 2 and "--window 150" in res.stderr
     res = cosim("assimilate", "enkf_cortex", "--observations", twin / "obs.h5", "--members",
-                4, "--window", 200, "--brain-ranks-per-member", 2, "-o", tmp_path / "a.h5")
-    assert res.returncode == 2 and "not implemented" in res.stderr
+                4, "--window", 200, "--brain-ranks-per-member", 2, "--ranks", 3, "-o",
+                tmp_path / "a.h5")
+    assert res.returncode == 2 and "needs --ranks R, a multiple of 2" in res.stderr
     assert not (tmp_path / "a.h5").exists()
 
 
@@ -180,7 +181,7 @@ def test_reduced_twin_recovers_both_hidden_parameters(twin, tmp_path):
 # ------------------------------------------------------------------------------- MPI
 
 @pytest.mark.mpi
-def test_same_trajectory_embedded_and_on_2_and_3_ranks(twin, tmp_path):
+def test_same_trajectory_embedded_and_on_2_to_4_ranks_and_2_ranks_per_member(twin, tmp_path):
     args = ["enkf_cortex", "--observations", twin / "obs.h5", "--members", 5, "--window",
             200, "--no-progress", "--set", "run.duration_ms=600.0"]
     res = cosim("assimilate", *args, "-o", tmp_path / "emb.h5")
@@ -189,9 +190,11 @@ def test_same_trajectory_embedded_and_on_2_and_3_ranks(twin, tmp_path):
         ref = f["parameters/members"][()]
         ref_y = f["observations/predicted"][()]
     assert ref.shape == (4, 5, 2)      # 3 windows of 200 ms
-    for ranks in (2, 3):
-        out = tmp_path / f"mpi{ranks}.h5"
-        res = cosim("assimilate", *args, "--ranks", ranks, "-o", out)
+    # (ranks, brain ranks per member): members on one rank each, or spread over 2 ranks
+    for ranks, per in ((2, 1), (3, 1), (2, 2), (4, 2)):
+        out = tmp_path / f"mpi{ranks}_{per}.h5"
+        res = cosim("assimilate", *args, "--ranks", ranks, "--brain-ranks-per-member", per,
+                    "-o", out, timeout=600)
         assert res.returncode == 0, res.stderr
         with h5py.File(out) as f:
             np.testing.assert_array_equal(f["parameters/members"][()], ref)
