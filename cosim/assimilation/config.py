@@ -92,13 +92,16 @@ class AssimilationParams:
     """seed: of the prior draw, the perturbed observations and the members' noise;
     inflation >= 1 (1: none); operator: the observation operator the observation file
     must have been made with (its bins come from the file); localise: parameters see
-    only the observables of their regions."""
+    only the observables of their regions; update_state: the membrane potential of every
+    cell joins the estimated quantities (each cell sees the observables of its own
+    region and type when localised)."""
 
     parameters: tuple
     seed: int = 1
     inflation: float = 1.0
     operator: str = "rates"
     localise: bool = True
+    update_state: bool = False
 
     def __post_init__(self):
         if not self.parameters:

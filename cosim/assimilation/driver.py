@@ -144,6 +144,29 @@ class MpiComm:
         return self._recv(0, TAG_Z)
 
 
+def state_localisation(group_of_cell, cols, n_bins: int):
+    """float64[n_cells, n_bins * k]: 1 where a cell's potential may see observable k (the
+    rate of its own region and type)."""
+    rows = (np.asarray(group_of_cell)[:, None] == np.asarray(cols)[None, :]).astype(float)
+    return np.tile(rows, (1, n_bins))
+
+
+def _full_potentials(state, comm):
+    """A member's potentials of all its cells in gid order (None on the group's other
+    ranks); ``comm``: the member's group communicator or None (one rank)."""
+    if comm is None:
+        v = np.empty(len(state["gid"]))
+        v[state["gid"]] = state["v_mV"]
+        return v
+    parts = comm.gather((state["gid"], state["v_mV"]), root=0)
+    if comm.Get_rank() != 0:
+        return None
+    gid = np.concatenate([g for g, _ in parts])
+    v = np.empty(len(gid))
+    v[gid] = np.concatenate([x for _, x in parts])
+    return v
+
+
 def assimilate(p: Plan, comm=None, progress=None) -> dict | None:
     """Run the filter. Returns the results on rank 0 (None elsewhere): arrays for
     ``results.write_results``."""
@@ -162,9 +185,14 @@ def assimilate(p: Plan, comm=None, progress=None) -> dict | None:
     W = p.n_windows
     n_bins = int(round(p.window_ms / obs.bin_ms))
     loc = localisation(prm, obs.names, n_bins)
+    if prm.update_state:
+        from ..build import build_brain_model
+        group_of_cell, _, cols = observable_columns(build_brain_model(p.scene), obs.names)
+        if loc is not None:
+            loc = np.vstack([loc, state_localisation(group_of_cell, cols, n_bins)])
     out = {"members": [natural(prm, z)], "predicted": [], "observed": [], "noise_var": [],
            "innovation": [], "innovation_var": [], "nis": [], "window_s": [], "update_s": [],
-           "advance_s": []}
+           "advance_s": [], "v_shift_mV": []}
     for w in range(W):
         t0 = time.perf_counter()
         t_start, t_stop = p.window(w)
@@ -173,8 +201,9 @@ def assimilate(p: Plan, comm=None, progress=None) -> dict | None:
         for m in mine:
             y, states[m] = advance_member(p.scene, prm, m, values[m], states[m], t_start,
                                           t_stop, obs.names, obs.bin_ms, sub)
+            v = _full_potentials(states[m], sub) if prm.update_state else None
             if y is not None:                  # the group's first rank holds the rates
-                y_mine[m] = y
+                y_mine[m] = (y, v)
         t1 = time.perf_counter()
         parts = comm.gather((y_mine, t1 - t0))
         if comm.rank == 0:
@@ -182,10 +211,19 @@ def assimilate(p: Plan, comm=None, progress=None) -> dict | None:
             y_all = {}
             for part, _ in parts:
                 y_all.update(part)
-            y = np.stack([y_all[m] for m in range(M)])
+            y = np.stack([y_all[m][0] for m in range(M)])
             d, r = obs.window(t_start, t_stop)
+            n_p = z.shape[1]
+            if prm.update_state:
+                v_f = np.stack([y_all[m][1] for m in range(M)])
+                z = np.hstack([z, v_f])
             upd = enkf_update(z, y, d, r, update_rng(prm.seed, w), prm.inflation, loc)
-            z = _clipped(prm, upd.z_analysis)
+            if prm.update_state:
+                # potentials stay within the range the forecast ensemble visited, so an
+                # update never puts a cell past threshold or below any reversal potential
+                v_a = np.clip(upd.z_analysis[:, n_p:], v_f.min(axis=0), v_f.max(axis=0))
+                out["v_shift_mV"].append(float(np.abs(v_a - v_f).mean()))
+            z = _clipped(prm, upd.z_analysis[:, :n_p])
             out["members"].append(natural(prm, z))
             for key, v in (("predicted", y), ("observed", d), ("noise_var", r),
                            ("innovation", upd.innovation), ("innovation_var", upd.innovation_var),
@@ -193,7 +231,12 @@ def assimilate(p: Plan, comm=None, progress=None) -> dict | None:
                            ("advance_s", max(s for _, s in parts))):
                 out[key].append(v)
             out["update_s"].append(time.perf_counter() - t2)
-        z = comm.bcast(z)
+        if prm.update_state:
+            z, v_new = comm.bcast((z, v_a if comm.rank == 0 else None))
+            for m in mine:
+                states[m]["v_mV"] = v_new[m][states[m]["gid"]]
+        else:
+            z = comm.bcast(z)
         if comm.rank == 0:
             out["window_s"].append(time.perf_counter() - t0)
             if progress:

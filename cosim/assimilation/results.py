@@ -58,6 +58,8 @@ def write_results(path, plan, res: dict, n_ranks: int, mode: str) -> str:
         t = f.create_group("timing")
         for k in ("window_s", "advance_s", "update_s"):
             t.create_dataset(k, data=res[k])
+        if prm.update_state:       # mean |analysis - forecast| potential per window, mV
+            f.create_dataset("state/v_shift_mV", data=res["v_shift_mV"])
     return str(path)
 
 

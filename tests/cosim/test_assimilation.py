@@ -216,3 +216,33 @@ def test_a_failing_member_aborts_the_mpi_job_with_its_message(twin, tmp_path):
     assert "(assimilate): " in res.stderr and "member " in res.stderr
     assert "V_reset_mV" in res.stderr and "must be < V_th_mV" in res.stderr
     assert not (tmp_path / "fail.h5").exists()
+
+
+@pytest.mark.mpi
+def test_state_update_moves_potentials_and_is_the_same_on_any_rank_layout(twin, tmp_path):
+    """``update_state = true``: every cell's potential joins the update; the numbers do not
+    depend on how members and their cells are spread over ranks."""
+    path = _scene_copy(tmp_path, **{"localise = true ": "update_state = true\nlocalise = true "})
+    args = [path, "--observations", twin / "obs.h5", "--members", 5, "--window", 200,
+            "--no-progress", "--set", "run.duration_ms=600.0"]
+    runs = {}
+    for label, extra in (("emb", []), ("r2", ["--ranks", 2]),
+                         ("r2x2", ["--ranks", 2, "--brain-ranks-per-member", 2])):
+        res = cosim("assimilate", *args, *extra, "-o", tmp_path / f"{label}.h5")
+        assert res.returncode == 0, res.stderr
+        with h5py.File(tmp_path / f"{label}.h5") as f:
+            runs[label] = (f["parameters/members"][()], f["observations/predicted"][()],
+                           f["state/v_shift_mV"][()])
+    for label in ("r2", "r2x2"):
+        for a, b in zip(runs["emb"], runs[label]):
+            np.testing.assert_array_equal(a, b)
+    shift = runs["emb"][2]
+    assert shift.shape == (3,) and np.all(shift > 0.0) and np.all(shift < 20.0), shift
+    # the moved potentials change what the members predict next (vs parameters only)
+    res = cosim("assimilate", "enkf_cortex", *args[1:], "-o", tmp_path / "params_only.h5")
+    assert res.returncode == 0, res.stderr
+    with h5py.File(tmp_path / "params_only.h5") as f:
+        pred = f["observations/predicted"][()]
+        assert "state" not in f
+    np.testing.assert_array_equal(pred[0], runs["emb"][1][0])     # same first forecast
+    assert not np.array_equal(pred[1:], runs["emb"][1][1:])
