@@ -279,10 +279,15 @@ def _map_positions(cells: Cells):
                     for a in range(3)], axis=1)
     centre, scale = {}, {}
     for k in np.unique(_area_key(cells)):
-        s = cells.sheet_um[_area_key(cells) == k]
-        centre[k] = s.mean(axis=0)
-        scale[k] = np.maximum(s.std(axis=0), 50.0)
+        centre[k], scale[k] = area_frame(cells.sheet_um[_area_key(cells) == k])
     return vox, centre, scale
+
+
+def area_frame(sheet_um: np.ndarray) -> tuple:
+    """(centroid, spread) um [3] of one area's surface points: the frame in which
+    topographic projections match positions, (x - centroid) / spread.  The spread is
+    floored at 50 um so a one-voxel-thin axis does not blow up."""
+    return sheet_um.mean(axis=0), np.maximum(sheet_um.std(axis=0), 50.0)
 
 
 def _draw_projection(key, rule, row, params, cells, local_gids, seed, maps):

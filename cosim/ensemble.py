@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -123,9 +122,7 @@ def _run(world, argv) -> None:
 
 
 def main(argv=None) -> None:
-    from .ranks import _guard
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    from .ranks import _guard      # it also sets one OpenMP/numba thread per rank
     _guard("member", _run, sys.argv[1:] if argv is None else argv)
 
 

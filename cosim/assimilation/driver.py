@@ -37,6 +37,8 @@ class Plan:
     n_members: int
     window_ms: float
     ranks_per_member: int = 1
+    # (group_of_cell, n_cells, columns) of the observables in the scene's model
+    columns: tuple = ()
 
     @property
     def n_windows(self) -> int:
@@ -64,11 +66,11 @@ def plan(scene, params: AssimilationParams, obs: Observations, n_members: int,
         if not (window_ms > 0) or abs(n - round(n)) > 1e-9 or round(n) < 1:
             raise ValueError(f"--window {window_ms}: must be a whole multiple of {what} "
                              f"({unit} ms)")
-    p = Plan(scene, params, obs, n_members, window_ms, brain_ranks_per_member)
+    p = Plan(scene, params, obs, n_members, window_ms, brain_ranks_per_member,
+             observable_columns(build_brain_model(scene), obs.names))
     if p.n_windows < 1:
         raise ValueError(f"--window {window_ms}: longer than the observations "
                          f"({obs.duration_ms} ms) or run.duration_ms")
-    observable_columns(build_brain_model(scene), obs.names)
     return p
 
 
@@ -186,8 +188,7 @@ def assimilate(p: Plan, comm=None, progress=None) -> dict | None:
     n_bins = int(round(p.window_ms / obs.bin_ms))
     loc = localisation(prm, obs.names, n_bins)
     if prm.update_state:
-        from ..build import build_brain_model
-        group_of_cell, _, cols = observable_columns(build_brain_model(p.scene), obs.names)
+        group_of_cell, _, cols = p.columns
         if loc is not None:
             loc = np.vstack([loc, state_localisation(group_of_cell, cols, n_bins)])
     out = {"members": [natural(prm, z)], "predicted": [], "observed": [], "noise_var": [],

@@ -34,17 +34,21 @@ SEGMENT_MS = 128.0                    # as in propagation: chance coherence ~0.0
 def _table(path) -> dict:
     with h5py.File(path, "r") as f:
         c = f["cells"]
-        return {k: c[k][()] for k in ("ijk", "sheet_um", "grid_shape")}
+        return {k: c[k][()] for k in ("ijk", "sheet_um", "grid_shape", "hemisphere")}
 
 
-def standardised_positions(region: np.ndarray, sheet_um: np.ndarray) -> np.ndarray:
-    """(AP, LR) of each cell's surface point standardised per area: (x - centroid) /
-    max(spread, 50 um) per axis (brain.connectivity's topographic matching), float[n, 2]."""
+def standardised_positions(region: np.ndarray, sheet_um: np.ndarray,
+                           hemisphere: np.ndarray | None = None) -> np.ndarray:
+    """(AP, LR) of each cell's surface point standardised per area and hemisphere in the
+    frame the topographic projections use (``brain.connectivity.area_frame``), float[n, 2]."""
+    from brain.connectivity import area_frame
+    side = np.zeros(len(region), np.int64) if hemisphere is None else np.asarray(hemisphere)
     out = np.full((len(region), 2), np.nan)
     for r in np.unique(region):
-        m = region == r
-        s = sheet_um[m][:, (0, 2)]
-        out[m] = (s - s.mean(axis=0)) / np.maximum(s.std(axis=0), 50.0)
+        for h in np.unique(side[region == r]):
+            m = (region == r) & (side == h)
+            centre, spread = area_frame(sheet_um[m])
+            out[m] = ((sheet_um[m] - centre) / spread)[:, (0, 2)]
     return out
 
 
@@ -74,7 +78,7 @@ def run(exp) -> None:
     for seed in exp.seeds:
         ctrl = exp.run("control", seed, CONTROL, scene_name=SCENE)
         tab = _table(ctrl.path)
-        pos = standardised_positions(ctrl.region, tab["sheet_um"])
+        pos = standardised_positions(ctrl.region, tab["sheet_um"], tab["hemisphere"])
         columns = site_columns(ctrl, pos, tab["ijk"])
         k = f"seed{seed}."
         exp.record(k + "site_columns", columns)
