@@ -125,11 +125,16 @@ class Engine:
         self.refr = np.zeros(n, dtype=np.int64)
         self.x = np.zeros((n_r, n))
         self.g_nS = np.zeros((n_r, n))
-        max_delay = int(self.syn.delay_steps.max()) if self.syn.n else 1
+        max_delay = max(int(self.syn.delay_steps.max()) if self.syn.n else 1,
+                        m.min_delay_steps)
         # A power-of-two ring turns the slot modulo into a mask on the hot paths.
         n_slots = 1 << int(np.ceil(np.log2(max_delay + self.period_steps + 2)))
         self.ring_nS = np.zeros((n_slots, n_r, n), dtype=np.float32)
         self.receptor_of_source = tab.receptor_of_type[m.cells.type_id].astype(np.int64)
+        # spike-triggered adaptation: (receptor, increment nS) per local cell
+        self._adapt_receptor = tab.adaptation_receptor[self.type_of]
+        self._adapt_nS = tab.adaptation_nS[self.type_of].astype(np.float32)
+        self._adapts = bool(np.any(self._adapt_receptor >= 0))
         self.dc = dc_schedule(m, self.gid)
         rate_Hz, self.poisson_w_nS = poisson_arrays(m, self.gid)
         self.poisson_table, self.poisson_cdf, self.poisson_tail = \
@@ -289,6 +294,8 @@ class Engine:
         _deliver(all_steps, all_gids, self.syn.indptr, self.syn.target, self.syn.weight_code,
                  self.syn.weight_table_nS, self.syn.delay_steps, self.receptor_of_source, self.ring_nS,
                  numba.get_num_threads())
+        if self._adapts and len(gids):
+            self._add_adaptation(steps, gids)
         t3 = time.perf_counter()
         tm = self.timing
         tm["update_s"] += t1 - t0
@@ -297,6 +304,20 @@ class Engine:
         tm["events"] += int(self._out_degree[all_gids].sum())
         self.step = stop
         return steps, gids
+
+    def _add_adaptation(self, steps: np.ndarray, gids: np.ndarray) -> None:
+        """Each local spike adds its cell's adaptation conductance (nS), due one minimum
+        delay after the spike: that is never inside the period just run, so the ring
+        carries it like a synaptic input (checkpoints and rank counts see no difference).
+        A cell spikes at most once per step, so the (slot, cell) pairs are distinct and
+        the fancy-index add is exact; it comes after the period's synaptic delivery on
+        every rank count, which fixes the float32 summation order."""
+        idx = np.searchsorted(self.gid, gids)
+        rec = self._adapt_receptor[idx]
+        keep = rec >= 0
+        idx, rec = idx[keep], rec[keep]
+        slot = (steps[keep] + self.model.min_delay_steps) & (len(self.ring_nS) - 1)
+        self.ring_nS[slot, rec, idx] += self._adapt_nS[idx]
 
     def close(self) -> None:
         """Release the state arrays."""

@@ -30,6 +30,8 @@ class TypeTables:
     seen by a *postsynaptic* cell of each type.
     receptor_of_type : int64[n_types], receptor each type releases.
     ref_steps : int64[n_types], refractory period in steps.
+    adaptation_nS : [n_types], conductance a cell adds to its own adaptation_receptor
+    (int64[n_types], -1: none) per spike.
     """
 
     C_m_pF: np.ndarray
@@ -44,6 +46,8 @@ class TypeTables:
     p22: np.ndarray
     gain: np.ndarray
     receptor_of_type: np.ndarray
+    adaptation_nS: np.ndarray
+    adaptation_receptor: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,10 @@ def _type_tables(params: BrainParams, dt_ms: float) -> TypeTables:
         ref_steps=np.rint(col("t_ref_ms") / dt_ms).astype(np.int64),
         receptor_of_type=np.array([params.receptor_index(ct.receptor)
                                    for ct in params.cell_types], dtype=np.int64),
+        adaptation_nS=col("adaptation_nS"),
+        adaptation_receptor=np.array([params.receptor_index(ct.adaptation_receptor)
+                                      if ct.adaptation_nS > 0 else -1
+                                      for ct in params.cell_types], dtype=np.int64),
         **coeff)
 
 

@@ -85,6 +85,13 @@ class CellType:
 
     ``tau_syn_ms`` optionally overrides receptor decay time constants for this
     (postsynaptic) type, e.g. ``{"AMPA": 1.0}``.
+
+    Spike-frequency adaptation: each spike of the cell adds ``adaptation_nS`` to its own
+    conductance on ``adaptation_receptor`` (a scene receptor, typically ``kind = "exp"``
+    with a K+ reversal and a decay of tens to hundreds of ms), arriving one minimum
+    delay after the spike. This is the spike-triggered AHP conductance of conductance-
+    based adapting LIF models (e.g. NEST's ``iaf_chxk_2008``, Casti et al. 2008;
+    ``gif_cond_exp``, Mensi et al. 2012). 0 nS (the default): no adaptation.
     """
 
     name: str
@@ -102,9 +109,15 @@ class CellType:
     regions: tuple = ()                # scene-level family: expanded to one type per region
     V_init_mV: float | None = None     # None: uniform in [V_reset, V_th)
     tau_syn_ms: dict = field(default_factory=dict)
+    adaptation_nS: float = 0.0         # conductance added per own spike (nS)
+    adaptation_receptor: str = ""      # the receptor that conductance lives on
 
     def __post_init__(self):
         _positive("C_m_pF", self.C_m_pF)
+        _non_negative("adaptation_nS", self.adaptation_nS)
+        if self.adaptation_nS > 0 and not self.adaptation_receptor:
+            raise ValueError(f"adaptation_nS = {self.adaptation_nS}: name the receptor it "
+                             "acts on in adaptation_receptor")
         if not (0 <= self.fraction <= 1):
             raise ValueError(f"fraction = {self.fraction!r}: must be in [0, 1]")
         _positive("g_L_nS", self.g_L_nS)

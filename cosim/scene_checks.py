@@ -17,6 +17,23 @@ def _check_names(ctx, key, names, defined, what):
                              f"unknown {what} {n!r}{suggest(n, defined)}")
 
 
+def _check_adaptation(ctx, b, recs) -> None:
+    """An adaptation receptor holds only the cells' own spike-triggered conductance: no
+    cell type releases it and no Poisson input drives it (else the AHP would mix with
+    synaptic input)."""
+    released = {t.receptor for t in b.cell_types} | {p.receptor for p in b.poisson} | (
+        {b.afferents.receptor} if b.afferents is not None else set())
+    for t in b.cell_types:
+        if not t.adaptation_receptor:
+            continue
+        key = f"brain.cell_types.{t.name}.adaptation_receptor"
+        _check_names(ctx, key, t.adaptation_receptor, recs, "receptor")
+        if t.adaptation_receptor in released:
+            raise SceneError(ctx, key, f"{t.adaptation_receptor!r} is also released by a "
+                             "cell type or driven by a Poisson input; give adaptation its "
+                             "own receptor")
+
+
 def check_cross(scene) -> None:
     """Rules that tie several keys together; each message states the rule."""
     ctx, b, run = scene.path, scene.brain, scene.run
@@ -31,6 +48,7 @@ def check_cross(scene) -> None:
         _check_names(ctx, f"brain.cell_types.{t.name}.receptor", t.receptor, recs, "receptor")
         for r in t.tau_syn_ms:
             _check_names(ctx, f"brain.cell_types.{t.name}.tau_syn_ms.{r}", r, recs, "receptor")
+    _check_adaptation(ctx, b, recs)
     for i, rule in enumerate(b.connections):
         _check_names(ctx, f"brain.connections[{i}].pre", rule.pre, types_, "cell type")
         _check_names(ctx, f"brain.connections[{i}].post", rule.post, types_, "cell type")

@@ -139,6 +139,14 @@ CASES = [
     ("mjcf-mesh-missing", {}, '<mujoco><asset><mesh name="m" file="hand.stl"/></asset>'
      '<worldbody><body><geom type="mesh" mesh="m"/></body></worldbody></mujoco>',
      "body.mjcf_path", "hand.stl", ("Error opening file",)),
+    ("adaptation-without-receptor", {TC_E_L: TC_E_L + "\nadaptation_nS = 1.0"}, None,
+     "brain.cell_types.TC.adaptation_nS", "1.0", ("adaptation_receptor",)),
+    ("adaptation-unknown-receptor",
+     {TC_E_L: TC_E_L + '\nadaptation_nS = 1.0\nadaptation_receptor = "K_AHB"'}, None,
+     "brain.cell_types.TC.adaptation_receptor", "'K_AHB'", ("unknown receptor",)),
+    ("adaptation-on-a-synaptic-receptor",
+     {TC_E_L: TC_E_L + '\nadaptation_nS = 1.0\nadaptation_receptor = "AMPA"'}, None,
+     "brain.cell_types.TC.adaptation_receptor", "'AMPA'", ("own receptor",)),
     ("missing-end-effector", {"settle_s = 0.5": 'settle_s = 0.5\nend_effector = "hand"'},
      None, "body.end_effector", "'hand'", ("no site or body", "forelimb.xml")),
 ]
