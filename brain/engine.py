@@ -75,7 +75,8 @@ class Engine:
     model : built model (every rank has the same).
     local_gids : int64[n_local], sorted global ids owned here.
     synapses : incoming synapses of those cells (``brain.connectivity.connect``).
-    exchange : ``LocalExchange`` or ``MpiExchange``.
+    exchange : ``LocalExchange``, ``MpiExchange`` or ``SparseMpiExchange`` (``prepare``
+        hands it the local cells and the synapses' sources, to learn its routes).
     period_steps : steps between spike exchanges (<= model.min_delay_steps).
     """
 
@@ -149,6 +150,7 @@ class Engine:
         self._chunk_bad = np.zeros(n_chunks, dtype=np.int64)
         self._out_step = np.empty(n * self.period_steps, dtype=np.int64)
         self._out_gid = np.empty(n * self.period_steps, dtype=np.int64)
+        self.exchange.prepare(self.gid, self.syn.indptr)     # collective under MPI
         self._prepared = True
 
     def set_afferent_rates(self, rate_Hz: np.ndarray) -> None:

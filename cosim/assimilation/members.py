@@ -78,8 +78,9 @@ def advance_member(scene, params: AssimilationParams, member: int, values, state
     if comm is None:
         engine = build_engine(s, model, 1, 0, LocalExchange())
     else:
-        from brain.exchange import MpiExchange
-        engine = build_engine(s, model, comm.Get_size(), comm.Get_rank(), MpiExchange(comm))
+        from brain.exchange import mpi_exchange
+        engine = build_engine(s, model, comm.Get_size(), comm.Get_rank(),
+                              mpi_exchange(s.run.exchange, comm))
     if state is not None:
         engine.set_state(state)
     dt = model.dt_ms
