@@ -34,21 +34,24 @@ sys.path.insert(0, os.path.dirname(HERE))
 #: between messages, a pessimistic choice) and per-link bandwidth (bytes/s)
 NETWORK = {"alpha_s": 1.5e-6, "bandwidth_Bps": 12.5e9}
 
-#: models to project. neurons: ~14 M cerebral cortex and ~70 M whole brain neurons in
+#: models to project. neurons: ~14 M cerebral cortex and ~70 M whole-brain neurons in
 #: the mouse (Herculano-Houzel, Mota & Lent 2006, PNAS 103:12138, as usually quoted;
-#: Eroe et al. 2018, Front Neuroinform 12:84 give the same order); synapses: ~7,000 per
-#: cortical neuron (Braitenberg & Schuez 1998, an assumption here) and 1e11 in the whole
-#: brain (the issue's figure). Geometry (a crude tile model, see ``peers``): the tissue
-#: is split into P equal tiles (2-D columns of a cortical sheet of ``area_mm2``, or 3-D
-#: cubes of a brain of ``volume_mm3``); a neuron's synapses lie in a local field of
-#: radius ``local_um`` and ``n_fields`` long-range fields of radius ``field_um``.
+#: Eroe et al. 2018, Front Neuroinform 12:84 give the same order; not re-checked here);
+#: synapses: ~7,000 per cortical neuron (Braitenberg & Schuez 1998, an assumption) and
+#: 1e11 in the whole brain (the issue's figure). Volumes: both hemispheres in the Allen
+#: CCFv3 annotation (50 um, ../shared/data/ccfv3_annotation): isocortex 123.3 mm3, whole
+#: brain 506.1 mm3. Geometry (a crude tile model, see ``peers``): recursive bisection
+#: cuts the tissue into P equal cubes; a neuron's synapses lie in a local field of
+#: radius ``local_um`` (2 sigma of the scenes' 200 um local rules) and ``n_fields``
+#: long-range fields of radius ``field_um``; ``long_fraction`` of them are long-range
+#: (0.26 in scenes/bilateral_cortex.toml).
 MODELS = {
-    "bilateral cortex": {"neurons": 14e6, "syn_per_neuron": 7000.0, "dims": 2,
-                         "area_mm2": 100.0, "local_um": 600.0, "field_um": 500.0,
-                         "n_fields": 4, "long_fraction": 0.3},
-    "whole brain": {"neurons": 70e6, "syn_per_neuron": 1e11 / 70e6, "dims": 3,
-                    "volume_mm3": 450.0, "local_um": 300.0, "field_um": 500.0,
-                    "n_fields": 3, "long_fraction": 0.3},
+    "bilateral cortex": {"neurons": 14e6, "syn_per_neuron": 7000.0, "volume_mm3": 123.3,
+                         "local_um": 400.0, "field_um": 500.0, "n_fields": 4,
+                         "long_fraction": 0.3},
+    "whole brain": {"neurons": 70e6, "syn_per_neuron": 1e11 / 70e6, "volume_mm3": 506.1,
+                    "local_um": 400.0, "field_um": 500.0, "n_fields": 3,
+                    "long_fraction": 0.3},
 }
 RANKS = (64, 256, 1024, 4096)
 
@@ -116,7 +119,7 @@ def compare(want, run, ex):
     return bad
 
 
-def recv_ns_per_spike(n=200_000, repeats=5) -> float:
+def recv_ns_per_spike(n=200_000, repeats=7) -> float:
     """ns per received spike in the exchange's decode + (step, gid) sort."""
     from brain.exchange import _unwire
     rng = np.random.default_rng(1)
@@ -129,7 +132,7 @@ def recv_ns_per_spike(n=200_000, repeats=5) -> float:
     return best / n * 1e9
 
 
-def bulk_event_ns(scene, ids, t, repeats=3) -> float:
+def bulk_event_ns(scene, ids, t, repeats=7) -> float:
     """ns per event of the delivery kernel on the whole raster at once: the per-event
     cost without the fixed cost of a call per period (large models deliver thousands of
     events per period and call, this scene a few hundred)."""
@@ -151,31 +154,62 @@ def bulk_event_ns(scene, ids, t, repeats=3) -> float:
     return best / max(int(np.diff(s.indptr)[ids].sum()), 1) * 1e9
 
 
-def _tiles(radius_um, side_um, dims):
-    """Tiles of side ``side_um`` touched by a field of ``radius_um`` (Minkowski sum)."""
-    if dims == 2:
-        return math.pi * (radius_um + side_um / 2) ** 2 / side_um ** 2
+def _tiles(radius_um, side_um):
+    """Cubes of side ``side_um`` touched by a ball of ``radius_um`` (Minkowski sum)."""
     return 4 / 3 * math.pi * (radius_um + side_um / 2) ** 3 / side_um ** 3
 
 
-def peers(m, P):
-    """(other ranks one spike goes to, graph neighbours of a rank) on P tiles."""
-    side = (m["area_mm2"] / P) ** 0.5 * 1e3 if m["dims"] == 2 else \
-        (m["volume_mm3"] / P) ** (1 / 3) * 1e3
-    k_long = m["syn_per_neuron"] * m["long_fraction"] / m["n_fields"]
-    k_local = m["syn_per_neuron"] * (1 - m["long_fraction"])
-    # a field with k synapses spread over T tiles reaches T (1 - e^{-k/T}) of them
+def peers(m, P, random=False):
+    """(other ranks one spike goes to, graph neighbours of a rank) on P tiles.
+
+    ``random``: no locality at all (every synapse on a uniformly drawn rank), the worst
+    case of Helias et al. 2012 (Front Neuroinform 6:26).
+    """
+    K = m["syn_per_neuron"]
+    if random:
+        return (P - 1) * -math.expm1(-K / P), P - 1.0
+    side = (m["volume_mm3"] / P) ** (1 / 3) * 1e3
+    k_long = K * m["long_fraction"] / m["n_fields"]
+    k_local = K * (1 - m["long_fraction"])
+    # k synapses spread over the T tiles of a field reach T (1 - e^{-k/T}) of them
     hit = lambda k, T: T * -math.expm1(-k / T)       # noqa: E731
-    t_loc, t_far = _tiles(m["local_um"], side, m["dims"]), _tiles(m["field_um"], side, m["dims"])
-    per_spike = hit(k_local, t_loc) - 1 + m["n_fields"] * hit(k_long, t_far)
-    # a tile's cells together reach the fields around the whole tile
-    neighbours = _tiles(m["local_um"] + side / 2, side, m["dims"]) - 1 + \
-        m["n_fields"] * _tiles(m["field_um"] + side / 2, side, m["dims"])
+    t_loc, t_far = _tiles(m["local_um"], side), _tiles(m["field_um"], side)
+    per_spike = max(hit(k_local, t_loc) - 1, 0.0) + m["n_fields"] * hit(k_long, t_far)
+    # together, a tile's cells reach the fields around the whole tile
+    neighbours = _tiles(m["local_um"] + side / 2, side) - 1 + \
+        m["n_fields"] * _tiles(m["field_um"] + side / 2, side)
     return min(per_spike, P - 1), min(max(neighbours, per_spike), P - 1)
 
 
+def tile_check(scene, ids, t, ranks=(4, 8, 16, 32, 64), like="bilateral cortex"):
+    """The tile model against the exact counts of the scene itself, on more ranks than
+    were run (``brain.traffic`` needs no MPI): rows of (ranks, exact peers per spike,
+    model, exact neighbours per rank, model), the model with the scene's volume,
+    synapses per neuron and long-range fraction and the field sizes of ``MODELS[like]``."""
+    from cosim.build import build_brain_model, build_synapses
+    model = build_brain_model(scene)
+    syn = build_synapses(scene, model, np.arange(model.n_cells, dtype=np.int64), 1)
+    voxel = model.cells.voxel
+    hemi = model.atlas.hemisphere
+    region = np.unique(model.atlas.region[voxel], return_inverse=True)[1]
+    area = region * 2 + (0 if hemi is None else hemi[voxel])
+    source = np.repeat(np.arange(model.n_cells), np.diff(syn.indptr))
+    m = {**MODELS[like], "syn_per_neuron": syn.n / model.n_cells,
+         "volume_mm3": len(np.unique(voxel)) * (model.atlas.voxel_um * 1e-3) ** 3,
+         "long_fraction": float(np.mean(area[source] != area[syn.target]))}
+    rows = []
+    for n in ranks:
+        want = predicted(scene, ids, t, n)[0]
+        exact_d = want["sparse_bytes"].sum() / 8 / max(len(ids), 1)
+        exact_nb = want["sparse_control_messages"].mean() / want["periods"][0]
+        rows.append((n, exact_d, *peers(m, n)[:1], exact_nb, peers(m, n)[1]))
+    return m, rows
+
+
 def project(m, P, rate_Hz, period_ms, cost, net=NETWORK):
-    """Wall seconds per simulated second of one rank (the slowest is assumed the mean)."""
+    """Wall seconds per simulated second of one rank (the slowest is assumed the mean):
+    compute, and compute + each exchange (sparse with the tile model's locality and
+    with none)."""
     n = m["neurons"] / P
     updates_s = n * 1e3 / cost["dt_ms"]
     events_s = m["neurons"] * m["syn_per_neuron"] * rate_Hz / P
@@ -183,17 +217,22 @@ def project(m, P, rate_Hz, period_ms, cost, net=NETWORK):
     periods = 1e3 / period_ms
     local = n * rate_Hz * period_ms * 1e-3                    # spikes per rank per period
     total = m["neurons"] * rate_Hz * period_ms * 1e-3
-    d, nb = peers(m, P)
     # allgather: counts + data in log2 P rounds each; every rank gets every spike
     ag = 2 * math.ceil(math.log2(P)) * net["alpha_s"] + \
         8 * total * (P - 1) / P / net["bandwidth_Bps"] + total * cost["recv_ns"] * 1e-9
-    # sparse: counts to every neighbour, data to those with a spike due
-    msgs = nb * -math.expm1(-local * d / nb)
-    sp = (nb + msgs) * net["alpha_s"] + 8 * local * d / net["bandwidth_Bps"] + \
-        local * d * cost["recv_ns"] * 1e-9
+
+    def sparse(d, nb):
+        # counts to every neighbour, data to those with a spike due; a rank receives
+        # as many spikes as it sends on average
+        msgs = nb * -math.expm1(-local * d / nb)
+        return msgs, (nb + msgs) * net["alpha_s"] + 8 * local * d / net["bandwidth_Bps"] + \
+            local * d * cost["recv_ns"] * 1e-9
+    d, nb = peers(m, P)
+    msgs, sp = sparse(d, nb)
+    _, sp_random = sparse(*peers(m, P, random=True))
     return {"P": P, "neurons_per_rank": n, "compute_s": compute,
             "allgather_s": compute + periods * ag, "sparse_s": compute + periods * sp,
-            "allgather_comm_s": periods * ag, "sparse_comm_s": periods * sp,
+            "sparse_random_s": compute + periods * sp_random,
             "peers_per_spike": d, "neighbours": nb, "sparse_msgs_per_period": msgs,
             "sparse_bytes_per_period": 8 * local * d, "allgather_bytes_per_period": 8 * total}
 
@@ -246,21 +285,30 @@ def main(argv=None):
           f"({cost['event_ns_in_run']:.1f} in the run, with a kernel call per period), "
           f"{cost['recv_ns']:.1f} ns per received spike (decode + sort); "
           f"rate {rate_Hz:.2f} Hz, exchange period {period_ms:g} ms")
-    print(f"network (assumed): {NETWORK['alpha_s'] * 1e6:g} us per message, "
+    m, check = tile_check(scene, ids, t)
+    print(f"\ntile model on this scene ({m['volume_mm3']:.1f} mm3, {m['syn_per_neuron']:.0f} "
+          f"synapses per neuron, long-range fraction {m['long_fraction']:.2f}) vs its exact "
+          f"counts:\n{'ranks':>5} {'peers/spike':>11} {'model':>6} {'neighbours':>10} {'model':>6}")
+    for n, d, dm, nb, nbm in check:
+        print(f"{n:>5} {d:>11.2f} {dm:>6.2f} {nb:>10.2f} {nbm:>6.2f}")
+    print(f"\nnetwork (assumed): {NETWORK['alpha_s'] * 1e6:g} us per message, "
           f"{NETWORK['bandwidth_Bps'] / 1e9:g} GB/s per link\n")
     print(f"{'model':>16} {'ranks':>5} {'neurons/rank':>12} {'compute':>8} {'+allgather':>10} "
-          f"{'+sparse':>8} {'peers/spike':>11} {'nbrs':>6} {'msgs/period':>11}   (s wall / s sim)")
+          f"{'+sparse':>8} {'+sparse(rnd)':>12} {'peers/spike':>11} {'nbrs':>6} "
+          f"{'msgs/period':>11}   (s wall / s sim)")
     proj = []
     for name, m in MODELS.items():
         for P in RANKS:
             r = {"model": name, **project(m, P, rate_Hz, period_ms, cost)}
             proj.append(r)
             print(f"{name:>16} {P:>5} {r['neurons_per_rank']:>12.3g} {r['compute_s']:>8.2f} "
-                  f"{r['allgather_s']:>10.2f} {r['sparse_s']:>8.2f} {r['peers_per_spike']:>11.1f} "
+                  f"{r['allgather_s']:>10.2f} {r['sparse_s']:>8.2f} "
+                  f"{r['sparse_random_s']:>12.2f} {r['peers_per_spike']:>11.1f} "
                   f"{r['neighbours']:>6.0f} {r['sparse_msgs_per_period']:>11.1f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"scene": scene.path, "duration_ms": args.duration_ms, "rows": rows,
+                       "tile_check": check,
                        "cost": cost, "rate_Hz": rate_Hz, "network": NETWORK,
                        "models": MODELS, "projection": proj}, f, indent=1)
     if not exact:
