@@ -301,7 +301,8 @@ class Engine:
         return steps, gids
 
     def close(self) -> None:
-        """Release the state arrays."""
+        """Release the state arrays and what the exchange holds (collective under MPI)."""
+        self.exchange.close()
         self._prepared = False
         for name in ("ring_nS", "x", "g_nS", "v_mV"):
             self.__dict__.pop(name, None)

@@ -72,6 +72,9 @@ class LocalExchange:
         self.stats["periods"] += 1
         return _sorted(steps, gids)
 
+    def close(self) -> None:
+        """Nothing to release."""
+
 
 def wait(request, poll_s: float = 2e-5) -> None:
     """Wait for an MPI request without a busy spin.
@@ -102,6 +105,9 @@ class MpiExchange:
 
     def prepare(self, local_gids: np.ndarray, indptr: np.ndarray) -> None:
         """Nothing to set up: every rank gets every spike."""
+
+    def close(self) -> None:
+        """Nothing to release (the communicator is the caller's)."""
 
     def exchange(self, steps: np.ndarray, gids: np.ndarray, start: int):
         """Every rank's spikes of the period from ``start``, sorted by (step, gid)."""
@@ -174,8 +180,7 @@ class SparseMpiExchange:
         ``indptr`` (int64[n_cells + 1], the local synapses' CSR by source gid)."""
         from mpi4py import MPI
 
-        if self.graph is not None:      # prepared again: new routes
-            self.graph.Free()
+        self.close()                    # prepared again: new routes
         comm, n, me = self.comm, self.n_ranks, self.rank
         self.local_gids = np.ascontiguousarray(local_gids, dtype=np.int64)
         n_cells = len(indptr) - 1
@@ -206,6 +211,14 @@ class SparseMpiExchange:
         self.route_slot = slot[route_rank]
         self.graph = comm.Create_dist_graph_adjacent(self.sources, self.destinations,
                                                      reorder=False)
+
+    def close(self) -> None:
+        """Free the graph communicator (collective). MPI frees none by itself, and an
+        MPICH process has 2,048 communicators: code that builds an engine per window
+        (``cosim.assimilation``) must close each."""
+        if self.graph is not None:
+            self.graph.Free()
+            self.graph = None
 
     def exchange(self, steps: np.ndarray, gids: np.ndarray, start: int):
         """The spikes of the period from ``start`` that this rank may deliver: its own

@@ -9,6 +9,7 @@ local wiring across tile edges), and at ~20 spikes per rank per 1 ms period each
 needs something almost every period.
 """
 import json
+import sys
 
 import h5py
 import numpy as np
@@ -17,7 +18,7 @@ import pytest
 from brain.engine import exchange_period
 from brain.traffic import rank_traffic, source_targets
 from cosim.build import build_brain_model, build_synapses, rank_of_cells
-from cosim.launch import mpmd_command
+from cosim.launch import mpiexec_path, mpmd_command
 from cosim.runner import run_embedded
 from cosim.scene import SCENES_DIR, load
 from tests.mpi.test_mpmd import _mpirun
@@ -93,3 +94,26 @@ def test_sparse_sends_fewer_bytes_and_messages(runs):
     assert ratio["bytes"] <= 0.3
     assert ratio["messages"] < 1.0
     assert total["sparse"]["control_messages"] <= total["allgather"]["control_messages"]
+
+
+def test_closing_frees_the_graph_communicator(tmp_path):
+    # An MPICH process has 2,048 communicators and MPI frees none by itself; the
+    # assimilation builds an engine (and so a graph) per member and window.
+    script = tmp_path / "cycles.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from mpi4py import MPI\n"
+        "from brain.exchange import SparseMpiExchange\n"
+        "comm = MPI.COMM_WORLD\n"
+        "me, n = comm.Get_rank(), comm.Get_size()\n"
+        "gids = np.array([me], dtype=np.int64)\n"
+        "indptr = np.arange(n + 1, dtype=np.int64)      # one synapse from every cell\n"
+        "for _ in range(2100):\n"
+        "    ex = SparseMpiExchange(comm)\n"
+        "    ex.prepare(gids, indptr)\n"
+        "    steps, got = ex.exchange(np.array([3]), gids, 0)\n"
+        "    assert sorted(got.tolist()) == list(range(n))\n"
+        "    ex.close()\n"
+        "print('ok')\n")
+    res = _mpirun([mpiexec_path(), "-n", "2", sys.executable, str(script)], timeout=300)
+    assert res.returncode == 0 and res.stdout.count("ok") == 2, res.stderr[-2000:]
