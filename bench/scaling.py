@@ -273,10 +273,13 @@ def main(argv=None):
                   f"{np.mean(row['updates']):>13.3g} {np.mean(row['events']):>12.3g} "
                   f"{np.mean(row['messages']) / K:>14.2f} {np.mean(row['bytes']) / K:>15.1f} "
                   f"{np.mean(row['exchange_s']):>13.3f} {row['wall_s']:>7.2f}")
-    one = next(r for r in rows if r["ranks"] == 1 and r["exchange"] == "sparse")
+    # the two 1-rank runs do the same work: the faster one is the less disturbed
+    ones = [r for r in rows if r["ranks"] == 1]
+    one = min(ones, key=lambda r: r["update_s"][0])
     rate_Hz = len(ids) / (model.n_cells * args.duration_ms * 1e-3)
     cost = {"update_ns": one["update_s"][0] / one["updates"][0] * 1e9,
-            "event_ns_in_run": one["deliver_s"][0] / max(one["events"][0], 1) * 1e9,
+            "event_ns_in_run": min(r["deliver_s"][0] for r in ones) / max(one["events"][0], 1)
+            * 1e9,
             "event_ns": bulk_event_ns(scene, ids, t),
             "recv_ns": recv_ns_per_spike(), "dt_ms": model.dt_ms}
     period_ms = period * model.dt_ms
