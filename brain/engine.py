@@ -75,7 +75,8 @@ class Engine:
     model : built model (every rank has the same).
     local_gids : int64[n_local], sorted global ids owned here.
     synapses : incoming synapses of those cells (``brain.connectivity.connect``).
-    exchange : ``LocalExchange`` or ``MpiExchange``.
+    exchange : ``LocalExchange``, ``MpiExchange`` or ``SparseMpiExchange`` (``prepare``
+        hands it the local cells and the synapses' sources, to learn its routes).
     period_steps : steps between spike exchanges (<= model.min_delay_steps).
     """
 
@@ -154,6 +155,7 @@ class Engine:
         self._chunk_bad = np.zeros(n_chunks, dtype=np.int64)
         self._out_step = np.empty(n * self.period_steps, dtype=np.int64)
         self._out_gid = np.empty(n * self.period_steps, dtype=np.int64)
+        self.exchange.prepare(self.gid, self.syn.indptr)     # collective under MPI
         self._prepared = True
 
     def set_afferent_rates(self, rate_Hz: np.ndarray) -> None:
@@ -320,7 +322,8 @@ class Engine:
         self.ring_nS[slot, rec, idx] += self._adapt_nS[idx]
 
     def close(self) -> None:
-        """Release the state arrays."""
+        """Release the state arrays and what the exchange holds (collective under MPI)."""
+        self.exchange.close()
         self._prepared = False
         for name in ("ring_nS", "x", "g_nS", "v_mV"):
             self.__dict__.pop(name, None)

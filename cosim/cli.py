@@ -98,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="print the mpiexec command instead of running it")
     launch.add_argument("--slurm", metavar="FILE",
                         help="also write a srun --multi-prog file for a SLURM cluster")
+    launch.add_argument("--sbatch", metavar="FILE",
+                        help="also write an sbatch script for a SLURM cluster (submit it "
+                        "with `sbatch FILE`; it writes and runs its srun --multi-prog file)")
+    launch.add_argument("--threads", type=_number(int, 1, strict=False), default=1, metavar="T",
+                        help="threads (cores) per brain rank in the --slurm / --sbatch files "
+                        "(default 1); body ranks use one")
     report = sub.add_parser("report", help="write the HTML report of an output file",
                             description="Write DIR/index.html for OUT.h5: run summary table, "
                             "raster, rates per type, spectra, gamma phase histograms, voxel "
@@ -306,7 +312,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_launch(args) -> int:
-    from .launch import mpmd_command, slurm_multiprog
+    from .launch import mpmd_command, sbatch_script, slurm_multiprog
     from .ranks import member_output
     scene, out, checkpoints, resume = _run_setup(args)  # validate before starting any rank
     extra = []
@@ -319,13 +325,16 @@ def _cmd_launch(args) -> int:
                        args.seed, scene.run.duration_ms if resume else args.duration,
                        progress=not args.no_progress, members=args.members,
                        overrides=scene.overrides if resume else args.overrides, extra=extra)
+    slurm_args = (Path(scene.path).resolve(), args.brain_ranks, out, args.seed, args.duration)
+    slurm_kw = {"python": sys.executable, "members": args.members,
+                "overrides": args.overrides, "threads": args.threads}
     if args.slurm:
-        Path(args.slurm).write_text(slurm_multiprog(Path(scene.path).resolve(), args.brain_ranks,
-                                                    out, args.seed, args.duration,
-                                                    python=sys.executable, members=args.members,
-                                                    overrides=args.overrides))
+        Path(args.slurm).write_text(slurm_multiprog(*slurm_args, **slurm_kw))
         n = (args.brain_ranks + 1) * args.members
         print(f"wrote {args.slurm}: srun -n {n} --multi-prog {args.slurm}")
+    if args.sbatch:
+        Path(args.sbatch).write_text(sbatch_script(*slurm_args, **slurm_kw))
+        print(f"wrote {args.sbatch}: sbatch {args.sbatch}")
     if args.dry_run:
         print(" ".join(cmd))
         return 0

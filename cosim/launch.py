@@ -1,4 +1,5 @@
-"""Build the MPMD command line (mpiexec, or a SLURM ``srun --multi-prog`` file)."""
+"""Build the MPMD command line (mpiexec, or a SLURM ``srun --multi-prog`` file and the
+``sbatch`` script that runs it)."""
 from __future__ import annotations
 
 import os
@@ -6,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["mpiexec_path", "mpmd_command", "slurm_multiprog", "launch_env"]
+__all__ = ["mpiexec_path", "mpmd_command", "slurm_multiprog", "sbatch_script", "launch_env"]
 
 
 def mpiexec_path() -> str:
@@ -52,18 +53,61 @@ def mpmd_command(scene, brain_ranks: int, output, seed=None, duration_ms=None,
             ":", "-n", str(members), py, "-m", "body", *body]
 
 
+def _threads(n: int) -> str:
+    return f"env OMP_NUM_THREADS={n} NUMBA_NUM_THREADS={n}"
+
+
 def slurm_multiprog(scene, brain_ranks: int, output, seed=None, duration_ms=None,
-                    python: str = "python", members: int = 1, overrides=()) -> str:
-    """Contents of a ``srun --multi-prog`` file: brain tasks first, then body tasks."""
+                    python: str = "python", members: int = 1, overrides=(),
+                    threads: int = 1) -> str:
+    """Contents of a ``srun --multi-prog`` file: brain tasks first, then body tasks.
+
+    Brain ranks run ``threads`` numba/OpenMP threads each, body ranks one (MuJoCo steps
+    one small model; more threads would only wait).
+    """
     import shlex
+    if threads < 1:
+        raise ValueError(f"threads = {threads}: must be >= 1")
     brain, body = _program_args(scene, output, seed, duration_ms, False, members, overrides)
     brain, body = [shlex.quote(a) for a in brain], [shlex.quote(a) for a in body]
     nb = brain_ranks * members
     first = "0" if nb == 1 else f"0-{nb - 1}"
     last = f"{nb}" if members == 1 else f"{nb}-{nb + members - 1}"
     return (f"# srun -n {nb + members} --multi-prog THIS_FILE\n"
-            f"{first} {python} -m brain {' '.join(brain)}\n"
-            f"{last} {python} -m body {' '.join(body)}\n")
+            f"{first} {_threads(threads)} {python} -m brain {' '.join(brain)}\n"
+            f"{last} {_threads(1)} {python} -m body {' '.join(body)}\n")
+
+
+def sbatch_script(scene, brain_ranks: int, output, seed=None, duration_ms=None,
+                  python: str = "python", members: int = 1, overrides=(),
+                  threads: int = 1) -> str:
+    """An ``sbatch`` script for the whole job: brain ranks x members + one body rank per
+    member, ``threads`` cores per task; it writes its ``srun --multi-prog`` file (the
+    one ``slurm_multiprog`` gives) next to itself at start and runs it.
+
+    SLURM gives every task the same ``--cpus-per-task``, so each body rank holds
+    ``threads`` cores and uses one. Site settings (time, account, partition) are left
+    as comments to fill in.
+    """
+    from pathlib import Path
+    n_tasks = (brain_ranks + 1) * members
+    conf = slurm_multiprog(scene, brain_ranks, output, seed, duration_ms, python, members,
+                           overrides, threads)
+    name = Path(str(scene)).stem
+    return ("#!/bin/bash\n"
+            f"#SBATCH --job-name=cosim-{name}\n"
+            f"#SBATCH --ntasks={n_tasks}\n"
+            f"#SBATCH --cpus-per-task={threads}\n"
+            f"#SBATCH --output=cosim-{name}-%j.log\n"
+            "##SBATCH --time=01:00:00\n##SBATCH --account=...\n##SBATCH --partition=...\n"
+            f"# {brain_ranks} brain rank(s) x {members} member(s) with {threads} thread(s) "
+            f"each, {members} body rank(s)\n"
+            "set -euo pipefail\n"
+            'conf="${SLURM_SUBMIT_DIR:-.}/cosim-${SLURM_JOB_ID:-local}.multiprog"\n'
+            "cat > \"$conf\" <<'COSIM_MULTIPROG'\n"
+            f"{conf}"
+            "COSIM_MULTIPROG\n"
+            f"srun --ntasks={n_tasks} --cpus-per-task={threads} --multi-prog \"$conf\"\n")
 
 
 def launch_env() -> dict:

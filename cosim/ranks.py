@@ -212,7 +212,7 @@ class _SpikeCollector:
 
 
 def _brain(world, argv):
-    from brain.exchange import MpiExchange
+    from brain.exchange import mpi_exchange
     from bridge import MpiBrainEnd
     from .build import build_brain_model, build_engine
     from .loop import BrainSide, chunk_ends
@@ -222,7 +222,8 @@ def _brain(world, argv):
     checkpoints, resume = _checkpointing(args, scene)
     comm = world.Split(0, world.Get_rank())
     model = build_brain_model(scene)
-    engine = build_engine(scene, model, comm.Get_size(), comm.Get_rank(), MpiExchange(comm))
+    engine = build_engine(scene, model, comm.Get_size(), comm.Get_rank(),
+                          mpi_exchange(scene.run.exchange, comm))
     spikes = _SpikeForwarder(world, body_rank)
     k0, K = 0, scene.n_intervals
     if resume is not None:
@@ -248,8 +249,12 @@ def _brain(world, argv):
     spikes.close()
     side.finish()
     n_syn = comm.reduce(engine.syn.n, root=0)
+    # per brain rank, for the file: what its exchange sent, and its compute
+    stats = comm.gather((engine.exchange.stats, {"n_local": engine.n_local,
+                                                 "n_synapses": int(engine.syn.n),
+                                                 **engine.timing}), root=0)
     if comm.Get_rank() == 0:
-        world.send(n_syn, dest=body_rank, tag=TAG_SPIKES + 1)
+        world.send((n_syn, stats), dest=body_rank, tag=TAG_SPIKES + 1)
 
 
 def _body(world, argv):
@@ -299,9 +304,12 @@ def _body(world, argv):
     run_s = time.perf_counter() - t1
     if side.stop_at is not None:
         _stop(side, scene, k, checkpoints, run_s)
-    n_syn = world.recv(source=brains[0], tag=TAG_SPIKES + 1)
+    n_syn, exchange_stats = world.recv(source=brains[0], tag=TAG_SPIKES + 1)
     n_spikes = side.writer.n_spikes
     side.finish(build_s=t1 - t0, run_wall_s=run_s, n_synapses=n_syn,
+                exchange=scene.run.exchange,
+                exchange_stats=json.dumps([s for s, _ in exchange_stats]),
+                rank_timing=json.dumps([t for _, t in exchange_stats]),
                 real_time_factor=run_s / (scene.run.duration_ms * 1e-3))
     print(f"wrote {output}: {n_spikes} spikes, {scene.run.duration_ms:.0f} ms simulated "
           f"in {run_s:.2f} s ({run_s / (scene.run.duration_ms * 1e-3):.2f} s wall / s sim, "

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from body.params import AfferentParams, BodyParams
+from brain.exchange import EXCHANGES
 from brain.params import (AfferentInput, AtlasSpec, BrainParams, CellType,
                           ConnectionRule, DCStimulus, DelayParams, Focus, Layer, PatchAtlasSpec,
                           PoissonInput, ProjectionRule, Receptor)
@@ -32,13 +33,16 @@ SCENES_DIR = Path(__file__).resolve().parent.parent / "scenes"
 @dataclass(frozen=True, kw_only=True)
 class RunParams:
     """seed; duration_ms simulated; dt_ms brain step; flush_every_ms output chunking;
-    record: cell types whose spikes go to the output file (empty: all cells)."""
+    record: cell types whose spikes go to the output file (empty: all cells);
+    exchange: how brain ranks share spikes under MPI, "sparse" (only to the ranks with
+    a target of the source) or "allgather" (to every rank); the spikes are the same."""
 
     seed: int = 1
     duration_ms: float = 1000.0
     dt_ms: float = 0.1
     flush_every_ms: float = 100.0
     record: tuple = ()
+    exchange: str = "sparse"
 
     def __post_init__(self):
         for name in ("duration_ms", "dt_ms", "flush_every_ms"):
@@ -46,6 +50,9 @@ class RunParams:
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be finite and > 0")
         if self.seed < 0:
             raise ValueError(f"seed = {self.seed}: must be >= 0")
+        if self.exchange not in EXCHANGES:
+            raise ValueError(f"exchange = {self.exchange!r}: must be one of "
+                             f"{', '.join(repr(e) for e in EXCHANGES)}")
 
 
 @dataclass(frozen=True)

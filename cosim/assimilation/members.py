@@ -78,8 +78,9 @@ def advance_member(scene, params: AssimilationParams, member: int, values, state
     if comm is None:
         engine = build_engine(s, model, 1, 0, LocalExchange())
     else:
-        from brain.exchange import MpiExchange
-        engine = build_engine(s, model, comm.Get_size(), comm.Get_rank(), MpiExchange(comm))
+        from brain.exchange import mpi_exchange
+        engine = build_engine(s, model, comm.Get_size(), comm.Get_rank(),
+                              mpi_exchange(s.run.exchange, comm))
     if state is not None:
         engine.set_state(state)
     dt = model.dt_ms
@@ -94,7 +95,9 @@ def advance_member(scene, params: AssimilationParams, member: int, values, state
     if comm is not None:
         parts = comm.gather((steps, gids), root=0)
         if comm.Get_rank() != 0:
-            return None, engine.get_state()
+            state = engine.get_state()
+            engine.close()              # frees the exchange's communicator
+            return None, state
         steps = np.concatenate([p[0] for p in parts])
         gids = np.concatenate([p[1] for p in parts])
     group_of_cell, n_cells, cols = observable_columns(model, names)
@@ -103,4 +106,6 @@ def advance_member(scene, params: AssimilationParams, member: int, values, state
     if not np.all(np.isfinite(rates)):
         raise SimulationFault(f"member {member}: non-finite observables in "
                               f"[{t_start_ms:g}, {t_stop_ms:g}) ms")
-    return rates.ravel(), engine.get_state()
+    state = engine.get_state()
+    engine.close()
+    return rates.ravel(), state

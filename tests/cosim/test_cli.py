@@ -73,6 +73,46 @@ def test_launch_dry_run_and_slurm_file(tmp_path, small_scene_path):
     assert "0-2 " in text and "\n3 " in text
 
 
+def test_sbatch_script_runs_brain_body_and_members(tmp_path, small_scene_path):
+    # 3 brain ranks x 2 members with 4 threads each, 2 body ranks: the script must ask
+    # for 8 tasks of 4 cores and hand srun a multi-prog file that starts them all. It runs
+    # here with a stand-in srun that prints its arguments and the file.
+    job = tmp_path / "job.sbatch"
+    res = cosim("launch", small_scene_path, "--brain-ranks", 3, "--members", 2, "--threads", 4,
+                "-o", tmp_path / "x.h5", "--dry-run", "--sbatch", job)
+    assert res.returncode == 0, res.stderr
+    text = job.read_text()
+    assert text.startswith("#!/bin/bash\n")
+    directives = dict(line[len("#SBATCH "):].split("=", 1) for line in text.splitlines()
+                      if line.startswith("#SBATCH "))
+    assert directives["--ntasks"] == "8" and directives["--cpus-per-task"] == "4"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "srun").write_text('#!/bin/bash\necho "srun $*"\nfor a; do conf="$a"; done\n'
+                               'cat "$conf"\n')
+    (fake / "srun").chmod(0o755)
+    import os
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}",
+           "SLURM_SUBMIT_DIR": str(tmp_path), "SLURM_JOB_ID": "42"}
+    ran = subprocess.run(["bash", str(job)], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert lines[0] == (f"srun --ntasks=8 --cpus-per-task=4 --multi-prog "
+                        f"{tmp_path}/cosim-42.multiprog")
+    tasks = {line.split()[0]: line.split()[1:] for line in lines[1:]
+             if line and not line.startswith("#")}
+    assert set(tasks) == {"0-5", "6-7"}
+    brain, body = tasks["0-5"], tasks["6-7"]
+    assert brain[:3] == ["env", "OMP_NUM_THREADS=4", "NUMBA_NUM_THREADS=4"]
+    assert body[:3] == ["env", "OMP_NUM_THREADS=1", "NUMBA_NUM_THREADS=1"]
+    assert brain[4:6] == ["-m", "brain"] and body[4:6] == ["-m", "body"]
+    for args in (brain, body):
+        assert str(small_scene_path.resolve()) in args
+        assert args[args.index("--members") + 1] == "2"
+    assert "-o" in body and "-o" not in brain
+
+
 def test_report_writes_page_and_summary_figure(tmp_path, small_scene_path):
     out = tmp_path / "r.h5"
     assert cosim("run", small_scene_path, "-o", out, "--duration", 50, "--no-progress",

@@ -38,6 +38,8 @@ BAD = [
     ({"gain_per_Hz = 0.02": "gain_per_Hz = -1.0"}, "bridge.transfer.gain_per_Hz", ">= 0"),
     ({"settle_s = 0.5": "settle_s = -1.0"}, "body.settle_s", ">= 0"),
     ({"seed = 20241": "seed = 1.5"}, "run.seed", "not an integer"),
+    ({"seed = 20241": 'seed = 20241\nexchange = "alltoall"'}, "run.exchange",
+     "must be one of 'sparse', 'allgather'"),
 ]
 
 

@@ -1,5 +1,6 @@
-"""The same scene over real mpiexec (1, 2, 3 brain ranks + 1 body rank) equals the
-embedded run bit for bit; a failing rank aborts the whole job with its message."""
+"""The same scene over real mpiexec (1, 2, 3 brain ranks + 1 body rank, with the sparse
+and the allgather spike exchange) equals the embedded run bit for bit; a failing rank
+aborts the whole job with its message."""
 import re
 import subprocess
 import sys
@@ -37,14 +38,17 @@ def small(tmp_path_factory):
     return path, _read(embedded)[0], tmp
 
 
+@pytest.mark.parametrize("exchange", ["sparse", "allgather"])
 @pytest.mark.parametrize("brain_ranks", [1, 2, 3])
-def test_mpi_equals_embedded(small, brain_ranks):
+def test_mpi_equals_embedded(small, brain_ranks, exchange):
     path, ref, tmp = small
-    out = tmp / f"mpi{brain_ranks}.h5"
-    res = _mpirun(mpmd_command(path, brain_ranks, out, progress=False))
+    out = tmp / f"mpi{brain_ranks}_{exchange}.h5"
+    res = _mpirun(mpmd_command(path, brain_ranks, out, progress=False,
+                               overrides=[f'run.exchange="{exchange}"']))
     assert res.returncode == 0, res.stderr[-3000:]
     got, attrs = _read(out)
     assert attrs["mode"] == "mpi" and attrs["n_brain_ranks"] == brain_ranks
+    assert attrs["exchange"] == exchange
     assert len(ref["spikes/brain/node_ids"]) > 100
     for key in ("spikes/brain/node_ids", "spikes/brain/timestamps", "bridge/counts",
                 "cells/pos_um"):
