@@ -99,7 +99,11 @@ class RunWriter:
     """Writes one run. Create, ``write_chunk`` as the run goes, ``close`` at the end."""
 
     def __init__(self, path, scene, cells_table: dict, muscle_names, joint_names,
-                 pool_size: np.ndarray, nq: int, nv: int, mode: str, n_brain_ranks: int):
+                 pool_size: np.ndarray, nq: int, nv: int, mode: str, n_brain_ranks: int,
+                 cell_blocks=None):
+        """``cells_table``: /cells columns; with ``cell_blocks`` (an iterable of dicts of
+        per-cell columns, in gid order; ``cosim.build.cell_table_blocks``) the per-cell
+        columns are appended block by block and ``cells_table`` holds the others."""
         self.path = str(path)
         self.dt_ms = scene.run.dt_ms
         self.f = h5py.File(self.path, "w")
@@ -126,6 +130,12 @@ class RunWriter:
             if v.dtype == object:
                 v = v.astype("S")
             cells.create_dataset(k, data=v)
+        for block in cell_blocks or ():
+            for k, v in block.items():
+                v = np.asarray(v)
+                if k not in cells:
+                    _appendable(cells, k, v.shape[1:], v.dtype)
+                _append(cells[k], v)
         n_m = len(muscle_names)
         body = f.create_group("body")
         body.attrs["muscle_names"] = list(muscle_names)

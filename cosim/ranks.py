@@ -214,15 +214,16 @@ class _SpikeCollector:
 def _brain(world, argv):
     from brain.exchange import MpiExchange
     from bridge import MpiBrainEnd
-    from .build import build_brain_model, build_engine
+    from .build import brain_rank_model, build_engine
     from .loop import BrainSide, chunk_ends
 
     args = _parser("python -m brain", "brain").parse_args(argv)
     scene, _, world, _, body_rank = _member(world, "brain", args, _scene(args))
     checkpoints, resume = _checkpointing(args, scene)
     comm = world.Split(0, world.Get_rank())
-    model = build_brain_model(scene)
-    engine = build_engine(scene, model, comm.Get_size(), comm.Get_rank(), MpiExchange(comm))
+    model, gids = brain_rank_model(scene, comm.Get_size(), comm.Get_rank())
+    engine = build_engine(scene, model, comm.Get_size(), comm.Get_rank(), MpiExchange(comm),
+                          gids)
     spikes = _SpikeForwarder(world, body_rank)
     k0, K = 0, scene.n_intervals
     if resume is not None:
@@ -254,7 +255,7 @@ def _brain(world, argv):
 
 def _body(world, argv):
     from bridge import MpiBodyEnd
-    from .build import build_body, build_brain_model, cell_table
+    from .build import body_rank_model, build_body, run_cells
     from .checkpoint import merge_brain_states
     from .loop import BodySide
     from .output import RunWriter
@@ -266,16 +267,17 @@ def _body(world, argv):
     world.Split(1, world.Get_rank())
     output = member_output(args.output, member, args.members)
     t0 = time.perf_counter()
-    model = build_brain_model(scene)
+    model = body_rank_model(scene)
     body = build_body(scene)
     end = MpiBodyEnd(world, brains, n_pools=body.n_muscles)
 
     def writer(pools):
         if resume is not None:
             return resume.reopen_output(output, "mpi", len(brains))
-        return RunWriter(output, scene, cell_table(model, pools), body.muscle_names,
-                         body.joint_names, pools.size, body.model.nq, body.model.nv,
-                         mode="mpi", n_brain_ranks=len(brains))
+        return RunWriter(output, scene, muscle_names=body.muscle_names,
+                         joint_names=body.joint_names, pool_size=pools.size, nq=body.model.nq,
+                         nv=body.model.nv, mode="mpi", n_brain_ranks=len(brains),
+                         **run_cells(model, pools))
 
     def brain_state():
         return merge_brain_states([world.recv(source=r, tag=TAG_CHECKPOINT) for r in brains],

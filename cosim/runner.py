@@ -7,7 +7,7 @@ import time
 from brain.exchange import LocalExchange
 from bridge import in_process_pair
 
-from .build import build_body, build_brain_model, build_engine, cell_table
+from .build import brain_rank_model, build_body, build_engine, run_cells
 from .checkpoint import Checkpoint, Schedule
 from .interrupts import RunInterrupted, SimulationFault, deferred_signals
 from .loop import BodySide, BrainSide
@@ -44,8 +44,8 @@ def embedded_parts(scene, out_path, spikes: SpikeBuffer | None = None,
     ``brain.finish(); body.finish()``. ``spikes`` lets a caller watch the spikes on
     their way to the file; ``resume`` continues ``out_path`` from a checkpoint.
     """
-    model = build_brain_model(scene)
-    engine = build_engine(scene, model, 1, 0, LocalExchange())
+    model, gids = brain_rank_model(scene, 1, 0)
+    engine = build_engine(scene, model, 1, 0, LocalExchange(), gids)
     body = build_body(scene)
     brain_end, body_end = in_process_pair()
     spikes = spikes if spikes is not None else SpikeBuffer()
@@ -54,9 +54,10 @@ def embedded_parts(scene, out_path, spikes: SpikeBuffer | None = None,
     def writer(pools):
         if resume is not None:
             return resume.reopen_output(out_path, "embedded", 1)
-        return RunWriter(out_path, scene, cell_table(model, pools), body.muscle_names,
-                         body.joint_names, pools.size, body.model.nq, body.model.nv,
-                         mode="embedded", n_brain_ranks=1)
+        return RunWriter(out_path, scene, muscle_names=body.muscle_names,
+                         joint_names=body.joint_names, pool_size=pools.size, nq=body.model.nq,
+                         nv=body.model.nv, mode="embedded", n_brain_ranks=1,
+                         **run_cells(model, pools))
 
     body_side = BodySide(scene, model, body, body_end, spikes.take, writer, checkpoints,
                          brain_state=engine.get_state)

@@ -27,18 +27,27 @@ __all__ = ["SceneError", "RunParams", "Scene", "load", "loads", "scene_digest", 
            "parse_override", "SCENES_DIR"]
 
 SCENES_DIR = Path(__file__).resolve().parent.parent / "scenes"
+BUILDS = ("replicated", "distributed")
+SPIKE_OUTPUTS = ("gathered", "per_rank")
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunParams:
     """seed; duration_ms simulated; dt_ms brain step; flush_every_ms output chunking;
-    record: cell types whose spikes go to the output file (empty: all cells)."""
+    record: cell types whose spikes go to the output file (empty: all cells);
+    build: "replicated" (every rank places every cell) or "distributed" (each brain rank
+    places its own cells and the sources its rules reach, ``brain.distributed``; voxel
+    atlases only); spikes: "gathered" (the body rank writes every spike into the run
+    file) or "per_rank" (each brain rank writes OUT.rankNNN.h5 and the run file presents
+    them as one population through HDF5 virtual datasets, ``cosim.rank_output``)."""
 
     seed: int = 1
     duration_ms: float = 1000.0
     dt_ms: float = 0.1
     flush_every_ms: float = 100.0
     record: tuple = ()
+    build: str = "replicated"
+    spikes: str = "gathered"
 
     def __post_init__(self):
         for name in ("duration_ms", "dt_ms", "flush_every_ms"):
@@ -46,6 +55,10 @@ class RunParams:
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be finite and > 0")
         if self.seed < 0:
             raise ValueError(f"seed = {self.seed}: must be >= 0")
+        for name, allowed in (("build", BUILDS), ("spikes", SPIKE_OUTPUTS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} = {getattr(self, name)!r}: must be one of "
+                                 f"{', '.join(map(repr, allowed))}")
 
 
 @dataclass(frozen=True)
@@ -240,6 +253,9 @@ def _parse(data: dict, ctx, base: Path, text: str) -> Scene:
     scene = Scene(path=str(ctx), text=text, run=run, brain=brain, body=body,
                   afferents=afferents, bridge=bridge)
     check_cross(scene)
+    if run.build == "distributed" and not isinstance(brain.atlas, AtlasSpec):
+        raise SceneError(ctx, "run.build", "'distributed' needs a voxel atlas (brain.atlas.kind "
+                         "= 'synthetic' or 'allen'); the patch atlas is always replicated")
     check_body(scene, end_effector_given="end_effector" in body_table)
     return scene
 
