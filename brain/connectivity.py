@@ -180,8 +180,17 @@ def _assemble(n_cells, pos_um, pos_gid, local_gids, pres, starts, rule_indptr, t
     pos_um: positions of the cells ``pos_gid`` (sorted int64; empty: of every gid).
     Empties ``pres`` so that the per-rule arrays are freed before the CSR is allocated.
     """
-    pre = np.concatenate(pres) if pres else np.zeros(0, gid_dtype(n_cells))
-    pres.clear()
+    # one buffer filled rule by rule, each rule's array freed once copied: np.empty
+    # touches no page, so the draws and the buffer never both sit in memory (and an
+    # empty int64 piece cannot widen every id to 8 bytes, as np.concatenate would)
+    pre = np.empty(sum(len(p) for p in pres), dtype=gid_dtype(n_cells))
+    at = 0
+    pres.reverse()
+    while pres:
+        piece = pres.pop()
+        pre[at:at + len(piece)] = piece
+        at += len(piece)
+        del piece
     table, code_by_rule = np.unique(np.array(weight, dtype=np.float32), return_inverse=True)
     indptr = np.zeros(n_cells + 1, dtype=np.int64)
     target = np.empty(total, dtype=np.int32)
