@@ -227,6 +227,7 @@ def _brain(world, argv):
     scene, member, world, _, body_rank = _member(world, "brain", args, _scene(args))
     checkpoints, resume = _checkpointing(args, scene)
     comm = world.Split(0, world.Get_rank())
+    t_build = time.perf_counter()
     model, gids = brain_rank_model(scene, comm.Get_size(), comm.Get_rank())
     engine = build_engine(scene, model, comm.Get_size(), comm.Get_rank(), MpiExchange(comm),
                           gids)
@@ -240,6 +241,7 @@ def _brain(world, argv):
     if resume is not None:
         resume.restore_brain(engine)
         k0 = resume.next_interval
+    t_loop = time.perf_counter()
     with deferred_signals() as caught:      # the body rank decides when to stop
         side = BrainSide(scene, model, engine, MpiBrainEnd(world, body_rank), spikes, caught)
         side.start()
@@ -262,8 +264,11 @@ def _brain(world, argv):
     # after every rank closed its spike file (the reduce waits for all of them)
     n_syn = comm.reduce(engine.syn.n, root=0)
     peaks = comm.gather(peak_rss_bytes(), root=0)
+    # the brain's own build and loop walls (the body's clock starts before the brain
+    # finishes building, so its run_wall_s includes the wait)
+    times = comm.gather((t_loop - t_build, time.perf_counter() - t_loop), root=0)
     if comm.Get_rank() == 0:
-        world.send((n_syn, peaks), dest=body_rank, tag=TAG_SPIKES + 1)
+        world.send((n_syn, peaks, times), dest=body_rank, tag=TAG_SPIKES + 1)
 
 
 def _body(world, argv):
@@ -319,9 +324,10 @@ def _body(world, argv):
     run_s = time.perf_counter() - t1
     if side.stop_at is not None:
         _stop(side, scene, k, checkpoints, run_s)
-    n_syn, peaks = world.recv(source=brains[0], tag=TAG_SPIKES + 1)
+    n_syn, peaks, times = world.recv(source=brains[0], tag=TAG_SPIKES + 1)
     side.finish(build_s=t1 - t0, run_wall_s=run_s, n_synapses=n_syn,
                 real_time_factor=run_s / (scene.run.duration_ms * 1e-3),
+                brain_build_s=max(b for b, _ in times), brain_loop_s=max(w for _, w in times),
                 **peak_memory_attrs(peaks, peak_rss_bytes()))
     n_spikes = side.writer.n_spikes       # per-rank output: counted when linked
     print(f"wrote {output}: {n_spikes} spikes, {scene.run.duration_ms:.0f} ms simulated "
