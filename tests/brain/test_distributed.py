@@ -2,6 +2,8 @@
 synapses, the partition needs no cell table, and the /cells blocks equal the full table."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,23 @@ def test_cache_still_serves_the_replicated_build(models, tmp_path, monkeypatch):
     b = build_brain_model(scene)          # from the cache
     assert np.array_equal(a.cells.pos_um, b.cells.pos_um) and b.layout is None
     assert id(b) in _LOADED and id(a) not in _LOADED
+
+
+def test_whole_area_rules_reach_every_source(models):
+    """Fixed in-degree and sigma_um = 0 rules draw from the whole area: the partial table
+    must hold all of its sources (and the in-degree draws index them by position)."""
+    scene, full, base = models
+    rules = full.params.connections
+    changed = (dataclasses.replace(rules[0], indegree=7, p_max=0.0),
+               dataclasses.replace(rules[1], sigma_um=0.0, p_max=0.002)) + rules[2:]
+    params = dataclasses.replace(full.params, connections=changed)
+    full, base = (dataclasses.replace(m, params=params) for m in (full, base))
+    rank_of = rank_of_cells(full, 3)
+    for r in range(3):
+        model, gids = local_model(base, 3, r)
+        assert np.array_equal(gids, local_cells(rank_of, r))
+        want = connect(params, full.cells, gids, full.dt_ms, full.seed,
+                       grid_um=full.atlas.voxel_um)
+        got = connect_local(model, gids)
+        for k in SYN_FIELDS:
+            assert np.array_equal(getattr(got, k), getattr(want, k)), (r, k)
