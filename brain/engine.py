@@ -113,7 +113,7 @@ class Engine:
         (keyed by gid) unless the cell type sets V_init_mV."""
         m, tab = self.model, self.model.tables
         n, n_r = self.n_local, len(m.params.receptors)
-        self.type_of = m.cells.type_id[self.gid].astype(np.int64)
+        self.type_of = m.cells.type_id[m.cells.rows(self.gid)].astype(np.int64)
         self.cell_params, self.receptor_params, self.ref_steps = \
             cell_parameters(tab, self.type_of)
         self.mg_mM = np.array([r.mg_mM for r in m.params.receptors], dtype=np.float64)
@@ -131,7 +131,7 @@ class Engine:
         # A power-of-two ring turns the slot modulo into a mask on the hot paths.
         n_slots = 1 << int(np.ceil(np.log2(max_delay + self.period_steps + 2)))
         self.ring_nS = np.zeros((n_slots, n_r, n), dtype=np.float32)
-        self.receptor_of_source = tab.receptor_of_type[m.cells.type_id].astype(np.int64)
+        self.receptor_of_source = tab.receptor_of_type[m.all_type_ids()].astype(np.int64)
         # spike-triggered adaptation: (receptor, increment nS) per local cell
         self._adapt_receptor = tab.adaptation_receptor[self.type_of]
         self._adapt_nS = tab.adaptation_nS[self.type_of].astype(np.float32)
@@ -259,8 +259,9 @@ class Engine:
         """The first local cell with a non-finite potential: gid, type, region, layer."""
         i = int(np.flatnonzero(~np.isfinite(self.v_mV))[0])
         m, gid = self.model, int(self.gid[i])
-        voxel = m.cells.voxel[gid]
-        return (f"cell {gid} ({m.params.cell_types[m.cells.type_id[gid]].name}, region "
+        row = int(m.cells.rows(np.array([gid]))[0])
+        voxel = m.cells.voxel[row]
+        return (f"cell {gid} ({m.params.cell_types[m.cells.type_id[row]].name}, region "
                 f"{m.atlas.region[voxel]}, layer {m.atlas.layer[voxel] or '-'}): "
                 f"{self.v_mV[i]} mV")
 

@@ -40,9 +40,10 @@ def _targets(model: Model, local_gids: np.ndarray, cell_types, columns, voxels=(
     """Boolean mask over local cells of the given types, in the given voxel columns or
     single voxels (grid index) if any are given."""
     type_ids = [model.params.type_index(t) for t in cell_types]
-    mask = np.isin(model.cells.type_id[local_gids], type_ids)
+    rows = model.cells.rows(local_gids)
+    mask = np.isin(model.cells.type_id[rows], type_ids)
     if columns or voxels:
-        vox = model.cells.voxel[local_gids]
+        vox = model.cells.voxel[rows]
         where = np.zeros(len(local_gids), dtype=bool)
         col = model.atlas.column[vox]
         for ix, iy in columns:
@@ -56,8 +57,9 @@ def _targets(model: Model, local_gids: np.ndarray, cell_types, columns, voxels=(
 
 
 def stimulated_cells(model: Model, stim) -> np.ndarray:
-    """Sorted gids of the cells a ``DCStimulus`` reaches (for analysis: "not stimulated")."""
-    gids = np.arange(model.n_cells, dtype=np.int64)
+    """Sorted gids of the cells a ``DCStimulus`` reaches (for analysis: "not stimulated"),
+    among the rows of ``model.cells`` (all cells unless it is a partial table)."""
+    gids = model.cells.gids()
     return gids[_targets(model, gids, stim.cell_types, stim.columns, stim.voxels)]
 
 
@@ -65,7 +67,7 @@ def dc_schedule(model: Model, local_gids: np.ndarray) -> DCSchedule:
     """DC current per local cell over time from the model's DC stimuli."""
     dt = model.dt_ms
     c_m_pF = np.array([t.C_m_pF for t in model.params.cell_types])[
-        model.cells.type_id[local_gids]]
+        model.cells.type_id[model.cells.rows(local_gids)]]
     edges = {0}
     stims = []
     for stim in model.params.dc:

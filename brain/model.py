@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .atlas import Atlas, load_voxel_atlas, synthetic_atlas_files, synthetic_patch
+from .layout import CellLayout, cell_layout
 from .params import AtlasSpec, BrainParams
 from .placement import Cells, place_cells, voxel_density_scale
 from .propagators import propagator
 
-__all__ = ["Model", "TypeTables", "build_model", "build_population_model", "atlas_files",
+__all__ = ["Model", "TypeTables", "build_model", "build_layout_model", "build_population_model",
+           "atlas_files",
            "resolve_projections", "assemble_model"]
 
 
@@ -60,10 +62,13 @@ class Model:
     tables: TypeTables
     dt_ms: float
     seed: int
+    #: distributed builds (``brain.distributed``): the placement's entries, from which any
+    #: cell can be placed; ``cells`` is then a partial table (``cells.gid`` set)
+    layout: CellLayout | None = None
 
     @property
     def n_cells(self) -> int:
-        return self.cells.n
+        return self.cells.n if self.layout is None else self.layout.n
 
     @property
     def min_delay_steps(self) -> int:
@@ -72,7 +77,28 @@ class Model:
 
     def cells_of_type(self, name: str) -> np.ndarray:
         """Sorted gids (int64) of the cells of type ``name``."""
+        if self.layout is not None:
+            return self.layout.gids_of_type([self.params.type_index(name)])
         return np.flatnonzero(self.cells.type_id == self.params.type_index(name)).astype(np.int64)
+
+    def type_of(self, gids: np.ndarray) -> np.ndarray:
+        """Cell type id (int16) of each of ``gids``, whether or not its row is in ``cells``."""
+        if self.layout is not None:
+            return self.layout.type_of(gids)
+        return self.cells.type_id[np.asarray(gids, dtype=np.int64)]
+
+    def all_type_ids(self) -> np.ndarray:
+        """int16[n_cells], the type of every cell of the model (O(n_cells) even when
+        ``cells`` is a partial table)."""
+        if self.layout is not None:
+            return np.repeat(self.layout.entry_type.astype(np.int16), self.layout.entry_count)
+        return self.cells.type_id
+
+    def positions(self, gids: np.ndarray) -> np.ndarray:
+        """float64[k, 3] pos_um of ``gids``, whether or not their rows are in ``cells``."""
+        if self.layout is not None:
+            return self.layout.positions(gids)
+        return self.cells.pos_um[np.asarray(gids, dtype=np.int64)]
 
 
 def _type_tables(params: BrainParams, dt_ms: float) -> TypeTables:
@@ -146,20 +172,39 @@ def resolve_projections(params: BrainParams, connectome) -> BrainParams:
     return dataclasses.replace(params, projections=tuple(rules))
 
 
-def build_model(params: BrainParams, dt_ms: float, seed: int, cache_dir=None) -> Model:
-    """Atlas -> cell placement -> tables. Cheap (O(cells)); every rank builds it.
-
-    ``cache_dir``: where the synthetic atlas's files are written once (voxel atlases)."""
-    if not (dt_ms > 0):
-        raise ValueError(f"dt_ms = {dt_ms!r}: must be > 0")
+def _atlas(params: BrainParams, cache_dir):
     if isinstance(params.atlas, AtlasSpec):
         from .allen import read_knox
         files = atlas_files(params.atlas, cache_dir)
         atlas, onto = load_voxel_atlas(params.atlas, files)
         if params.projections:
             params = resolve_projections(params, read_knox(files["connectome"], onto))
-    else:
-        atlas = synthetic_patch(params.atlas)
+        return params, atlas
+    return params, synthetic_patch(params.atlas)
+
+
+def build_layout_model(params: BrainParams, dt_ms: float, seed: int, cache_dir=None) -> Model:
+    """Atlas -> cell layout -> tables, placing no cell: a Model with an empty partial
+    table and ``layout`` set (voxel atlases only; ``brain.distributed`` fills it)."""
+    if not (dt_ms > 0):
+        raise ValueError(f"dt_ms = {dt_ms!r}: must be > 0")
+    params, atlas = _atlas(params, cache_dir)
+    if not atlas.is_voxel_atlas:
+        raise ValueError("a distributed build needs a voxel atlas (brain.atlas.kind "
+                         "'synthetic' or 'allen')")
+    placed, factor = voxel_density_scale(atlas, params)
+    layout = cell_layout(atlas, params.cell_types, placed, seed, factor)
+    return Model(params=params, atlas=atlas, cells=layout.take(np.zeros(0, np.int64)),
+                 tables=_type_tables(params, dt_ms), dt_ms=dt_ms, seed=seed, layout=layout)
+
+
+def build_model(params: BrainParams, dt_ms: float, seed: int, cache_dir=None) -> Model:
+    """Atlas -> cell placement -> tables. Cheap (O(cells)); every rank builds it.
+
+    ``cache_dir``: where the synthetic atlas's files are written once (voxel atlases)."""
+    if not (dt_ms > 0):
+        raise ValueError(f"dt_ms = {dt_ms!r}: must be > 0")
+    params, atlas = _atlas(params, cache_dir)
     if atlas.is_voxel_atlas:
         placed, factor = voxel_density_scale(atlas, params)
         cells = place_cells(atlas, params.cell_types, placed, seed, factor)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["partition", "partition_tiles", "cell_cost", "local_cells"]
+__all__ = ["partition", "partition_tiles", "partition_voxels", "cell_cost", "local_cells"]
 
 # Work of one incoming synapse relative to one neuron: a neuron update costs ~10 ns per
 # 0.1 ms step (100 us per simulated second), a synapse ~3 ns per event at ~5 Hz (15 ns).
@@ -62,14 +62,23 @@ def partition_tiles(voxel: np.ndarray, voxel_center_um: np.ndarray, n_ranks: int
     voxel : int32[n_cells] (>= 0); voxel_center_um : float64[n_voxels, 3].
     Returns int32[n_cells].
     """
-    if n_ranks < 1:
-        raise ValueError(f"n_ranks = {n_ranks}: must be >= 1")
     n_vox = len(voxel_center_um)
     w = np.bincount(voxel, weights=cell_weight, minlength=n_vox).astype(np.float64)
+    return partition_voxels(w, voxel_center_um, n_ranks)[voxel]
+
+
+def partition_voxels(voxel_weight: np.ndarray, voxel_center_um: np.ndarray,
+                     n_ranks: int) -> np.ndarray:
+    """Rank of every voxel (int32[n_voxels]) from the voxels' total weight (float64,
+    0 where a voxel holds no cell): the bisection of ``partition_tiles``, which needs no
+    cell table (a distributed build computes the weights from the layout)."""
+    if n_ranks < 1:
+        raise ValueError(f"n_ranks = {n_ranks}: must be >= 1")
+    w = np.asarray(voxel_weight, dtype=np.float64)
     used = np.flatnonzero(w > 0)
-    rank_of_voxel = np.zeros(n_vox, dtype=np.int32)
+    rank_of_voxel = np.zeros(len(w), dtype=np.int32)
     _bisect(used, np.asarray(voxel_center_um, dtype=np.float64), w, 0, n_ranks, rank_of_voxel)
-    return rank_of_voxel[voxel]
+    return rank_of_voxel
 
 
 def cell_cost(model, synapse_cost: float = SYNAPSE_COST, sample: int = 64) -> np.ndarray:

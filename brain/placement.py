@@ -19,7 +19,8 @@ from .atlas import Atlas
 from .kernels.rng import STREAM_PLACE, uniform
 from .params import CellType
 
-__all__ = ["Cells", "place_cells", "expected_counts", "voxel_density_scale"]
+__all__ = ["Cells", "place_cells", "placement_entries", "expected_counts",
+           "voxel_density_scale"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Cells:
     surface point (``brain.atlas``); for the synthetic atlas's sheets it is (u, 0, v);
     wiring_factor : float64[n], how much the cell counts as a source in the wiring rules:
         reference / placed density scale of its voxel (``voxel_density_scale``; None: 1).
+    gid : None (row = gid: the whole model), or int64[n] sorted, the global ids of the rows
+        of a partial table (``brain.layout``: a rank's cells and the sources it needs).
     """
 
     type_id: np.ndarray
@@ -49,10 +52,29 @@ class Cells:
     sheet_um: np.ndarray | None = None
     region_names: tuple = ()
     wiring_factor: np.ndarray | None = None
+    gid: np.ndarray | None = None
 
     @property
     def n(self) -> int:
+        """Rows of this table (all cells unless it is a partial table)."""
         return len(self.type_id)
+
+    def gids(self) -> np.ndarray:
+        """int64[n], the global id of every row."""
+        return np.arange(self.n, dtype=np.int64) if self.gid is None else self.gid
+
+    def rows(self, gids: np.ndarray) -> np.ndarray:
+        """Row of each of ``gids`` (int64) in this table; ValueError if one is absent."""
+        gids = np.asarray(gids, dtype=np.int64)
+        if self.gid is None:
+            return gids
+        row = np.searchsorted(self.gid, gids)
+        ok = row < self.n
+        ok[ok] = self.gid[row[ok]] == gids[ok]
+        if not ok.all():
+            raise ValueError(f"cell {int(gids[~ok][0])} is not in this partial cell table "
+                             f"({self.n} of the model's cells)")
+        return row
 
 
 def _type_mask(cell_type: CellType, atlas: Atlas) -> np.ndarray:
@@ -135,6 +157,19 @@ def _place(entry_voxel, entry_type, entry_expected, center_um, half_um, seed,
     return n
 
 
+def placement_entries(atlas: Atlas, cell_types: tuple, density_scale) -> tuple:
+    """The (voxel, type) pairs that may hold cells, in gid order (voxel by voxel, types in
+    order): (voxel int64[e], type int64[e], expected count float64[e])."""
+    if len(cell_types) > 1024:
+        raise ValueError(f"{len(cell_types)} cell types: at most 1024 are supported")
+    expected = expected_counts(atlas, cell_types, density_scale)
+    t_idx, v_idx = np.nonzero(expected > 0)
+    order = np.lexsort((t_idx, v_idx))                # voxel by voxel, types in order
+    return (np.ascontiguousarray(v_idx[order], dtype=np.int64),
+            np.ascontiguousarray(t_idx[order], dtype=np.int64),
+            np.ascontiguousarray(expected[t_idx[order], v_idx[order]]))
+
+
 def place_cells(atlas: Atlas, cell_types: tuple, density_scale, seed: int,
                 voxel_wiring_factor=None) -> Cells:
     """Place cells of every type in every voxel.
@@ -144,14 +179,7 @@ def place_cells(atlas: Atlas, cell_types: tuple, density_scale, seed: int,
     ``density_scale``: one number or one per voxel; ``voxel_wiring_factor``
     (float64[n_voxels], ``voxel_density_scale``) gives each cell's ``wiring_factor``.
     """
-    if len(cell_types) > 1024:
-        raise ValueError(f"{len(cell_types)} cell types: at most 1024 are supported")
-    expected = expected_counts(atlas, cell_types, density_scale)
-    t_idx, v_idx = np.nonzero(expected > 0)
-    order = np.lexsort((t_idx, v_idx))                # voxel by voxel, types in order
-    ev = np.ascontiguousarray(v_idx[order], dtype=np.int64)
-    et = np.ascontiguousarray(t_idx[order], dtype=np.int64)
-    ee = np.ascontiguousarray(expected[t_idx[order], v_idx[order]])
+    ev, et, ee = placement_entries(atlas, cell_types, density_scale)
     center = np.ascontiguousarray(atlas.center_um, dtype=np.float64)
     half = atlas.voxel_um / 2
     empty = (np.zeros(0, np.int16), np.zeros(0, np.int32), np.zeros((0, 3)))
@@ -166,7 +194,7 @@ def place_cells(atlas: Atlas, cell_types: tuple, density_scale, seed: int,
     return _with_atlas_columns(atlas, type_id, voxel, pos, factor)
 
 
-def _with_atlas_columns(atlas: Atlas, type_id, voxel, pos, factor) -> Cells:
+def _with_atlas_columns(atlas: Atlas, type_id, voxel, pos, factor, gid=None) -> Cells:
     from .params import ATLAS_LAYERS
     layer_index = {name: i for i, name in enumerate(ATLAS_LAYERS)}
     vox_layer = np.array([layer_index[x] for x in atlas.layer.tolist()], dtype=np.int8)
@@ -176,4 +204,4 @@ def _with_atlas_columns(atlas: Atlas, type_id, voxel, pos, factor) -> Cells:
     return Cells(type_id=type_id, voxel=voxel, pos_um=pos, region=atlas.region_id[voxel],
                  hemisphere=atlas.hemisphere[voxel], layer=vox_layer[voxel],
                  depth_um=atlas.depth_um[voxel], sheet_um=atlas.sheet_um[voxel] + offset,
-                 region_names=atlas.region_names, wiring_factor=factor)
+                 region_names=atlas.region_names, wiring_factor=factor, gid=gid)

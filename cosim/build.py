@@ -4,6 +4,7 @@ Voxel-atlas models go through the model cache (``cosim.cache``): built once, loa
 """
 from __future__ import annotations
 
+import dataclasses
 import weakref
 
 import numpy as np
@@ -12,7 +13,8 @@ from body import Body
 from brain.connectivity import connect
 from brain.engine import Engine, exchange_period
 from brain.inputs import afferent_cells
-from brain.model import Model, build_model
+from brain.distributed import connect_local, local_model
+from brain.model import Model, build_layout_model, build_model
 from brain.params import AtlasSpec
 from brain.partition import cell_cost, local_cells, partition, partition_tiles
 from bridge import BridgeParams, ExcitationTransfer, afferent_channels, motor_pools
@@ -20,8 +22,9 @@ from bridge import BridgeParams, ExcitationTransfer, afferent_channels, motor_po
 from . import cache
 from .scene import Scene, SceneError
 
-__all__ = ["build_brain_model", "build_engine", "rank_of_cells", "build_body", "build_pools", "cell_table",
-           "afferent_map", "build_synapses"]
+__all__ = ["build_brain_model", "build_layout_model_of", "build_local_model", "build_engine",
+           "rank_of_cells", "build_body", "build_pools", "cell_table", "cell_table_blocks",
+           "afferent_map", "build_synapses", "run_cells", "brain_rank_model", "body_rank_model"]
 
 # id(model) -> its cache key, so build_engine finds the cached synapses of the model
 _KEY_OF: dict = {}
@@ -58,8 +61,26 @@ def build_brain_model(scene: Scene) -> Model:
     return model
 
 
+def build_layout_model_of(scene: Scene) -> Model:
+    """The distributed build's starting point (``run.build = "distributed"``): atlas, cell
+    layout and tables, no cell placed (``brain.model.build_layout_model``; not cached)."""
+    try:
+        return build_layout_model(scene.brain, scene.run.dt_ms, scene.run.seed,
+                                  cache_dir=cache.cache_root())
+    except (ValueError, FileNotFoundError) as exc:
+        raise SceneError(scene.path, getattr(exc, "key", "brain.atlas"), str(exc)) from None
+
+
+def build_local_model(scene: Scene, n_ranks: int, rank: int):
+    """(model, local gids) of one brain rank of a distributed build: the rank's cells and
+    the sources its rules reach (``brain.distributed.local_model``)."""
+    return local_model(build_layout_model_of(scene), n_ranks, rank)
+
+
 def build_synapses(scene: Scene, model: Model, gids: np.ndarray, n_ranks: int):
     """Incoming synapses of ``gids``; single-rank voxel-atlas synapses go through the cache."""
+    if model.layout is not None:
+        return connect_local(model, gids)
     key = _KEY_OF.get(id(model)) if (n_ranks == 1 and cache.ENABLED) else None
     if key is not None:
         syn = cache.load_synapses(key, model.n_cells)
@@ -82,9 +103,16 @@ def rank_of_cells(model: Model, n_ranks: int) -> np.ndarray:
     return partition(model.n_cells, voxel, n_ranks)
 
 
-def build_engine(scene: Scene, model: Model, n_ranks: int, rank: int, exchange) -> Engine:
-    """The engine of one brain rank: its cells and their incoming synapses, prepared."""
-    gids = local_cells(rank_of_cells(model, n_ranks), rank)
+def build_engine(scene: Scene, model: Model, n_ranks: int, rank: int, exchange,
+                 gids: np.ndarray | None = None) -> Engine:
+    """The engine of one brain rank: its cells and their incoming synapses, prepared.
+
+    ``gids``: the rank's cells (given by ``build_local_model`` for a distributed model)."""
+    if gids is None:
+        if model.layout is not None:
+            raise ValueError("a distributed model's engine needs the rank's gids "
+                             "(build_local_model)")
+        gids = local_cells(rank_of_cells(model, n_ranks), rank)
     synapses = build_synapses(scene, model, gids, n_ranks)
     period = exchange_period(model.min_delay_steps, scene.interval_steps)
     engine = Engine(model, gids, synapses, exchange, period)
@@ -111,7 +139,7 @@ def build_pools(scene: Scene, model: Model, n_muscles: int):
     """One motor pool per muscle from the output cell type (same on every rank)."""
     gids = model.cells_of_type(scene.bridge.pool_cell_type)
     try:
-        return motor_pools(gids, model.cells.pos_um[gids], n_muscles)
+        return motor_pools(gids, model.positions(gids), n_muscles)
     except ValueError as exc:
         raise SceneError(scene.path, "bridge.pool_cell_type", str(exc)) from None
 
@@ -126,27 +154,90 @@ def afferent_map(model: Model, n_muscles: int):
     return gids, afferent_channels(len(gids), n_muscles)
 
 
-def cell_table(model: Model, pools) -> dict:
-    """Columns of the /cells table of the output file."""
+def _cell_columns(model: Model, pools) -> dict:
+    """Per-cell columns of the /cells table for the rows of ``model.cells``."""
     c = model.cells
+    gids = c.gids()
     pool = np.full(c.n, -1, dtype=np.int64)
-    pool[pools.gids] = pools.pool
+    j = np.searchsorted(pools.gids, gids)
+    hit = j < len(pools.gids)
+    hit[hit] = pools.gids[j[hit]] == gids[hit]
+    pool[hit] = pools.pool[j[hit]]
     from brain.inputs import stimulated_cells
     # dc_site: index of the first brain.dc entry that selects voxels or columns and reaches
     # the cell (-1: none), so analyses can tell stimulated cells from the file alone
     site = np.full(c.n, -1, dtype=np.int16)
     for i, stim in reversed(list(enumerate(model.params.dc))):
         if stim.voxels or stim.columns:
-            site[stimulated_cells(model, stim)] = i
+            site[c.rows(stimulated_cells(model, stim))] = i
     table = {"type_id": c.type_id, "voxel": c.voxel, "pos_um": c.pos_um,
-             "type_names": np.array([t.name for t in model.params.cell_types], dtype=object),
              "region": model.atlas.region[c.voxel], "layer": model.atlas.layer[c.voxel],
              "pool": pool, "dc_site": site}
     if c.sheet_um is not None:
         table.update(ijk=model.atlas.ijk[c.voxel], sheet_um=c.sheet_um,
                      hemisphere=c.hemisphere)
+    return table
+
+
+def _fixed_columns(model: Model) -> dict:
+    table = {"type_names": np.array([t.name for t in model.params.cell_types], dtype=object)}
+    if model.atlas.is_voxel_atlas:
         table["grid_shape"] = np.asarray(model.atlas.grid_shape, dtype=np.int64)
     return table
+
+
+def cell_table(model: Model, pools) -> dict:
+    """Columns of the /cells table of the output file (a replicated model's full table)."""
+    return {**_cell_columns(model, pools), **_fixed_columns(model)}
+
+
+def run_cells(model: Model, pools) -> dict:
+    """Keyword arguments of ``RunWriter`` for the /cells table: the whole table of a
+    replicated model, or a distributed model's placed block by block from its layout."""
+    if model.layout is None:
+        return {"cells_table": cell_table(model, pools)}
+    fixed, blocks = cell_table_blocks(model, pools)
+    return {"cells_table": fixed, "cell_blocks": blocks}
+
+
+def brain_rank_model(scene: Scene, n_ranks: int, rank: int):
+    """(model, gids or None) of a brain rank: the scene's ``run.build`` decides between the
+    replicated model (every cell; the engine picks its gids) and the distributed one."""
+    if scene.run.build == "distributed":
+        return build_local_model(scene, n_ranks, rank)
+    return build_brain_model(scene), None
+
+
+def body_rank_model(scene: Scene) -> Model:
+    """The model the body rank needs (pools and the /cells table): the full model, or,
+    with ``run.build = "distributed"``, the layout alone."""
+    if scene.run.build == "distributed":
+        return build_layout_model_of(scene)
+    return build_brain_model(scene)
+
+
+def cell_table_blocks(model: Model, pools, block_cells: int = 1 << 20):
+    """The /cells table of a distributed model, placed from its layout a block of about
+    ``block_cells`` cells at a time (so no rank holds the whole table).
+
+    Returns (fixed columns dict, iterator of per-cell column dicts in gid order); the
+    blocks concatenate to ``cell_table`` of the replicated model, string columns with the
+    width of the longest value present."""
+    L = model.layout
+    used = np.unique(L.entry_voxel[L.entry_count > 0])
+    width = {k: max([len(x) for x in getattr(model.atlas, k)[used].tolist()] + [1])
+             for k in ("region", "layer")}
+    cuts = np.searchsorted(L.entry_first[1:], np.arange(block_cells, L.n, block_cells))
+    bounds = np.unique(np.concatenate(([0], cuts + 1, [len(L.entry_voxel)])))
+
+    def blocks():
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            part = dataclasses.replace(model, cells=L.take(np.arange(a, b, dtype=np.int64)))
+            cols = _cell_columns(part, pools)
+            for k, w in width.items():
+                cols[k] = cols[k].astype(f"S{w}")
+            yield cols
+    return _fixed_columns(model), blocks()
 
 
 # ------------------------------------------------------------------ build summary

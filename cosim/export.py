@@ -139,8 +139,10 @@ def read_run(path) -> RunFile:
                     else np.ones(len(type_id), bool))
         body = {k: f["body"][k][()] for k in ("time_s", *BODY_KEYS)}
         scene = f["scene"][()] if "scene" in f else b""
-        return RunFile(path=path, attrs=attrs, spike_t_ms=f["spikes/brain/timestamps"][()],
-                       spike_ids=f["spikes/brain/node_ids"][()].astype(np.int64), cells=cells,
+        from .output import read_spikes
+        spike_t_ms, spike_ids = read_spikes(f)
+        return RunFile(path=path, attrs=attrs, spike_t_ms=spike_t_ms, spike_ids=spike_ids,
+                       cells=cells,
                        recorded=recorded, body=body,
                        joint_names=[str(x) for x in f["body"].attrs["joint_names"]],
                        muscle_names=[str(x) for x in f["body"].attrs["muscle_names"]],

@@ -30,7 +30,10 @@ def _program_args(scene, output, seed, duration_ms, progress: bool, members: int
         common += ["--seed", str(seed)]
     if duration_ms is not None:
         common += ["--duration", str(duration_ms)]
-    body = common + ["-o", str(output)] + ([] if progress else ["--no-progress"])
+    # both programs get the output: with run.spikes = "per_rank" the brain ranks write
+    # OUT.rankNNN.h5 next to it
+    common += ["-o", str(output)]
+    body = common + ([] if progress else ["--no-progress"])
     return common, body
 
 

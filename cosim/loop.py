@@ -56,8 +56,8 @@ class BrainSide:
         self._fibres = aff.fibres_per_cell if aff else 0.0
         self._drive = np.zeros(self.engine.n_local)
         record = self.scene.run.record
-        self._recorded = None if not record else np.isin(
-            self.model.cells.type_id, [self.model.params.type_index(t) for t in record])
+        self._recorded = None if not record else np.array(
+            [self.model.params.type_index(t) for t in record], dtype=np.int64)
 
     def interval(self, k: int) -> bool:
         """Compute interval k; False (nothing computed) if the body stops the run here."""
@@ -75,7 +75,7 @@ class BrainSide:
         self.end.send_counts(MotorCounts(interval=k, counts=self.pools.count(gids),
                                          stop_signal=self.caught[0] if self.caught else 0))
         if self._recorded is not None:
-            keep = self._recorded[gids]
+            keep = np.isin(self.model.type_of(gids), self._recorded)
             steps, gids = steps[keep], gids[keep]
         self.spikes.add(steps, gids)
         return True

@@ -18,18 +18,23 @@ e.g. 2026-01-31T14:05:00+0100), resumed (JSON list: where a run was continued fr
 checkpoint), ...
 ``/spikes/brain`` has SONATA's ``sorting`` attribute, an HDF5 enum over uint8
 (none=0, by_id=1, by_time=2), set to by_time; libsonata's SpikeReader opens the file.
+With ``run.spikes = "per_rank"`` the two spike datasets are virtual, the brain ranks'
+files one after the other (``cosim.rank_output``; ``spike_files`` attribute), sorted by
+time within each rank and ``sorting`` none when more than one rank has spikes;
+``read_spikes`` gives either layout in the gathered order.
 """
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 
 import h5py
 import numpy as np
 
-__all__ = ["RunWriter", "SpikeBuffer", "package_version", "SORTING", "SONATA_MAGIC",
-           "SONATA_VERSION"]
+__all__ = ["RunWriter", "SpikeBuffer", "package_version", "read_spikes", "SORTING",
+           "SONATA_MAGIC", "SONATA_VERSION"]
 
 SONATA_MAGIC = 0x0A7A
 SONATA_VERSION = (0, 1)
@@ -82,6 +87,21 @@ class SpikeBuffer:
         return steps[order], gids[order]
 
 
+def read_spikes(f) -> tuple:
+    """(timestamps float64[k] ms, node_ids int64[k]) of a run file (path or open h5py
+    File), sorted by time then node id whatever the file's ``sorting`` (per-rank output
+    stores the ranks one after the other, ``cosim.rank_output``)."""
+    if not isinstance(f, h5py.File):
+        with h5py.File(f, "r") as h:
+            return read_spikes(h)
+    pop = f["spikes/brain"]
+    t, ids = pop["timestamps"][()], pop["node_ids"][()].astype(np.int64)
+    if int(pop.attrs.get("sorting", 0)) != 2:
+        order = np.lexsort((ids, t))
+        t, ids = t[order], ids[order]
+    return t, ids
+
+
 def _appendable(group, name, row_shape, dtype):
     return group.create_dataset(name, shape=(0, *row_shape), maxshape=(None, *row_shape),
                                 dtype=dtype, chunks=(max(1, 4096 // max(1, int(np.prod(row_shape)))),
@@ -99,7 +119,15 @@ class RunWriter:
     """Writes one run. Create, ``write_chunk`` as the run goes, ``close`` at the end."""
 
     def __init__(self, path, scene, cells_table: dict, muscle_names, joint_names,
-                 pool_size: np.ndarray, nq: int, nv: int, mode: str, n_brain_ranks: int):
+                 pool_size: np.ndarray, nq: int, nv: int, mode: str, n_brain_ranks: int,
+                 cell_blocks=None, spike_files=None):
+        """``cells_table``: /cells columns; with ``cell_blocks`` (an iterable of dicts of
+        per-cell columns, in gid order; ``cosim.build.cell_table_blocks``) the per-cell
+        columns are appended block by block and ``cells_table`` holds the others.
+        ``spike_files``: the brain ranks' spike files (``cosim.rank_output``): paths, or
+        writers of this process, closed first; /spikes then becomes virtual datasets over
+        them at ``close``, and chunks carry no spikes."""
+        self.spike_files = None if spike_files is None else list(spike_files)
         self.path = str(path)
         self.dt_ms = scene.run.dt_ms
         self.f = h5py.File(self.path, "w")
@@ -115,17 +143,27 @@ class RunWriter:
         f.create_dataset("scene", data=scene.text)
         f.attrs["overrides"] = json.dumps(list(scene.overrides))
         f.attrs["scene_resolved"] = json.dumps(_resolved(scene), default=str)
-        pop = f.create_group("spikes").create_group("brain")
-        pop.attrs.create("sorting", 2, dtype=SORTING)          # by_time
-        self.t = _appendable(pop, "timestamps", (), np.float64)
-        self.t.attrs["units"] = "ms"
-        self.ids = _appendable(pop, "node_ids", (), np.uint64)
+        if self.spike_files is None:
+            pop = f.create_group("spikes").create_group("brain")
+            pop.attrs.create("sorting", 2, dtype=SORTING)          # by_time
+            self.t = _appendable(pop, "timestamps", (), np.float64)
+            self.t.attrs["units"] = "ms"
+            self.ids = _appendable(pop, "node_ids", (), np.uint64)
+        else:
+            f.attrs["spike_files"] = [os.path.basename(getattr(p, "path", p))
+                                      for p in self.spike_files]
         cells = f.create_group("cells")
         for k, v in cells_table.items():
             v = np.asarray(v)
             if v.dtype == object:
                 v = v.astype("S")
             cells.create_dataset(k, data=v)
+        for block in cell_blocks or ():
+            for k, v in block.items():
+                v = np.asarray(v)
+                if k not in cells:
+                    _appendable(cells, k, v.shape[1:], v.dtype)
+                _append(cells[k], v)
         n_m = len(muscle_names)
         body = f.create_group("body")
         body.attrs["muscle_names"] = list(muscle_names)
@@ -151,7 +189,7 @@ class RunWriter:
         drop anything written after, mark it incomplete again and add ``note`` to its
         ``resumed`` attribute (a JSON list)."""
         self = cls.__new__(cls)
-        self.path = str(path)
+        self.path, self.spike_files = str(path), None
         self.f = f = h5py.File(self.path, "r+")
         self.dt_ms = float(f.attrs["dt_ms"])
         pop = f["spikes/brain"]
@@ -180,10 +218,14 @@ class RunWriter:
 
     def write_chunk(self, spike_steps, spike_gids, body_rows: dict, bridge_rows: dict) -> None:
         """Append one chunk and flush. Spikes sorted by (step, gid); rows: name -> array."""
-        # A spike found in step m happened in (t_m, t_m+1]; it is stamped t_m+1 (as NEST does).
-        _append(self.t, (np.asarray(spike_steps, dtype=np.float64) + 1.0) * self.dt_ms)
-        _append(self.ids, np.asarray(spike_gids, dtype=np.uint64))
-        self.n_spikes += len(spike_gids)
+        if self.spike_files is None:
+            # A spike found in step m happened in (t_m, t_m+1]; it is stamped t_m+1 (as NEST
+            # does).
+            _append(self.t, (np.asarray(spike_steps, dtype=np.float64) + 1.0) * self.dt_ms)
+            _append(self.ids, np.asarray(spike_gids, dtype=np.uint64))
+            self.n_spikes += len(spike_gids)
+        elif len(spike_gids):
+            raise ValueError("spikes go to the brain ranks' files (run.spikes = 'per_rank')")
         for k, ds in self.body.items():
             _append(ds, body_rows[k])
         for k, ds in self.bridge.items():
@@ -194,6 +236,17 @@ class RunWriter:
         """Record run statistics (e.g. wall_s) as attributes and close the file;
         ``complete=False`` for a run that stopped early (stats then say why)."""
         self.f.attrs.update(stats)
+        if self.spike_files is not None:
+            from .rank_output import link_rank_spikes
+            for p in self.spike_files:
+                if hasattr(p, "close"):
+                    p.close()
+            try:
+                self.n_spikes = link_rank_spikes(self.f, [str(getattr(p, "path", p))
+                                                          for p in self.spike_files])
+            except OSError as exc:      # a rank file still locked or missing: say so
+                self.f.attrs["spike_files_error"] = str(exc)
+                complete = False
         self.f.attrs["complete"] = complete
         self.f.close()
 

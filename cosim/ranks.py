@@ -21,6 +21,7 @@ import traceback
 import numpy as np
 
 from .interrupts import RunInterrupted, deferred_signals
+from .rank_output import RankSpikeWriter, peak_memory_attrs, peak_rss_bytes, rank_path
 
 __all__ = ["brain_main", "body_main"]
 
@@ -34,7 +35,9 @@ def _parser(prog: str, role: str) -> argparse.ArgumentParser:
     p.add_argument("scene", help="scene file (TOML)")
     p.add_argument("--seed", type=int, help="override run.seed")
     p.add_argument("--duration", type=float, metavar="MS", help="override run.duration_ms")
-    p.add_argument("-o", "--output", default="run.h5", help="output HDF5 (written by the body rank)")
+    p.add_argument("-o", "--output", default="run.h5",
+                   help="output HDF5 (written by the body rank; with run.spikes = \"per_rank\" "
+                   "each brain rank writes OUT.rankNNN.h5 next to it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--members", type=int, default=1, metavar="M",
                    help="independent ensemble members in this job (default 1)")
@@ -56,6 +59,9 @@ def _checkpointing(args, scene):
     from .checkpoint import open_checkpoint, schedule
     if args.members > 1 and (args.resume or args.checkpoint_every):
         raise ValueError("checkpoints are not supported with --members > 1")
+    if scene.run.spikes == "per_rank" and (args.resume or args.checkpoint_every):
+        raise ValueError("checkpoints are not supported with run.spikes = 'per_rank'; use "
+                         "run.spikes = 'gathered'")
     sched = schedule(scene, args.checkpoint_every, args.checkpoint, args.output)
     if not args.resume:
         return sched, None
@@ -214,21 +220,28 @@ class _SpikeCollector:
 def _brain(world, argv):
     from brain.exchange import mpi_exchange
     from bridge import MpiBrainEnd
-    from .build import build_brain_model, build_engine
+    from .build import brain_rank_model, build_engine
     from .loop import BrainSide, chunk_ends
 
     args = _parser("python -m brain", "brain").parse_args(argv)
-    scene, _, world, _, body_rank = _member(world, "brain", args, _scene(args))
+    scene, member, world, _, body_rank = _member(world, "brain", args, _scene(args))
     checkpoints, resume = _checkpointing(args, scene)
     comm = world.Split(0, world.Get_rank())
-    model = build_brain_model(scene)
+    t_build = time.perf_counter()
+    model, gids = brain_rank_model(scene, comm.Get_size(), comm.Get_rank())
     engine = build_engine(scene, model, comm.Get_size(), comm.Get_rank(),
-                          mpi_exchange(scene.run.exchange, comm))
-    spikes = _SpikeForwarder(world, body_rank)
+                          mpi_exchange(scene.run.exchange, comm), gids)
+    if scene.run.spikes == "per_rank":      # this rank's own file; the body sees no spike
+        spikes = RankSpikeWriter(rank_path(member_output(args.output, member, args.members),
+                                           comm.Get_rank()), scene, comm.Get_rank(),
+                                 comm.Get_size())
+    else:
+        spikes = _SpikeForwarder(world, body_rank)
     k0, K = 0, scene.n_intervals
     if resume is not None:
         resume.restore_brain(engine)
         k0 = resume.next_interval
+    t_loop = time.perf_counter()
     with deferred_signals() as caught:      # the body rank decides when to stop
         side = BrainSide(scene, model, engine, MpiBrainEnd(world, body_rank), spikes, caught)
         side.start()
@@ -248,18 +261,23 @@ def _brain(world, argv):
                 world.send(engine.get_state(), dest=body_rank, tag=TAG_CHECKPOINT)
     spikes.close()
     side.finish()
+    # after every rank closed its spike file (the reduce waits for all of them)
     n_syn = comm.reduce(engine.syn.n, root=0)
     # per brain rank, for the file: what its exchange sent, and its compute
     stats = comm.gather((engine.exchange.stats, {"n_local": engine.n_local,
                                                  "n_synapses": int(engine.syn.n),
                                                  **engine.timing}), root=0)
+    peaks = comm.gather(peak_rss_bytes(), root=0)
+    # the brain's own build and loop walls (the body's clock starts before the brain
+    # finishes building, so its run_wall_s includes the wait)
+    times = comm.gather((t_loop - t_build, time.perf_counter() - t_loop), root=0)
     if comm.Get_rank() == 0:
-        world.send((n_syn, stats), dest=body_rank, tag=TAG_SPIKES + 1)
+        world.send((n_syn, stats, peaks, times), dest=body_rank, tag=TAG_SPIKES + 1)
 
 
 def _body(world, argv):
     from bridge import MpiBodyEnd
-    from .build import build_body, build_brain_model, cell_table
+    from .build import body_rank_model, build_body, run_cells
     from .checkpoint import merge_brain_states
     from .loop import BodySide
     from .output import RunWriter
@@ -271,23 +289,29 @@ def _body(world, argv):
     world.Split(1, world.Get_rank())
     output = member_output(args.output, member, args.members)
     t0 = time.perf_counter()
-    model = build_brain_model(scene)
+    model = body_rank_model(scene)
     body = build_body(scene)
     end = MpiBodyEnd(world, brains, n_pools=body.n_muscles)
 
     def writer(pools):
         if resume is not None:
             return resume.reopen_output(output, "mpi", len(brains))
-        return RunWriter(output, scene, cell_table(model, pools), body.muscle_names,
-                         body.joint_names, pools.size, body.model.nq, body.model.nv,
-                         mode="mpi", n_brain_ranks=len(brains))
+        return RunWriter(output, scene, muscle_names=body.muscle_names,
+                         joint_names=body.joint_names, pool_size=pools.size, nq=body.model.nq,
+                         nv=body.model.nv, mode="mpi", n_brain_ranks=len(brains),
+                         spike_files=spike_files, **run_cells(model, pools))
 
     def brain_state():
         return merge_brain_states([world.recv(source=r, tag=TAG_CHECKPOINT) for r in brains],
                                   model.n_cells)
 
-    side = BodySide(scene, model, body, end, _SpikeCollector(world, brains).take, writer,
-                    checkpoints, brain_state)
+    spike_files, chunks = None, _SpikeCollector(world, brains).take
+    if scene.run.spikes == "per_rank":      # the brain ranks write them
+        spike_files = [rank_path(output, r) for r in range(len(brains))]
+
+        def chunks():
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    side = BodySide(scene, model, body, end, chunks, writer, checkpoints, brain_state)
     side.start(resume=None if resume is None else resume.body_state())
     side.writer.f.attrs["rank_pids"] = json.dumps(_RANK_PIDS)
     side.writer.f.flush()
@@ -304,13 +328,15 @@ def _body(world, argv):
     run_s = time.perf_counter() - t1
     if side.stop_at is not None:
         _stop(side, scene, k, checkpoints, run_s)
-    n_syn, exchange_stats = world.recv(source=brains[0], tag=TAG_SPIKES + 1)
-    n_spikes = side.writer.n_spikes
+    n_syn, exchange_stats, peaks, times = world.recv(source=brains[0], tag=TAG_SPIKES + 1)
     side.finish(build_s=t1 - t0, run_wall_s=run_s, n_synapses=n_syn,
                 exchange=scene.run.exchange,
                 exchange_stats=json.dumps([s for s, _ in exchange_stats]),
                 rank_timing=json.dumps([t for _, t in exchange_stats]),
-                real_time_factor=run_s / (scene.run.duration_ms * 1e-3))
+                real_time_factor=run_s / (scene.run.duration_ms * 1e-3),
+                brain_build_s=max(b for b, _ in times), brain_loop_s=max(w for _, w in times),
+                **peak_memory_attrs(peaks, peak_rss_bytes()))
+    n_spikes = side.writer.n_spikes       # per-rank output: counted when linked
     print(f"wrote {output}: {n_spikes} spikes, {scene.run.duration_ms:.0f} ms simulated "
           f"in {run_s:.2f} s ({run_s / (scene.run.duration_ms * 1e-3):.2f} s wall / s sim, "
           f"{len(brains)} brain ranks)", flush=True)

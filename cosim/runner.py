@@ -4,14 +4,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 import time
 
+import numpy as np
+
 from brain.exchange import LocalExchange
 from bridge import in_process_pair
 
-from .build import build_body, build_brain_model, build_engine, cell_table
+from .build import brain_rank_model, build_body, build_engine, run_cells
 from .checkpoint import Checkpoint, Schedule
 from .interrupts import RunInterrupted, SimulationFault, deferred_signals
 from .loop import BodySide, BrainSide
 from .output import RunWriter, SpikeBuffer
+from .rank_output import RankSpikeWriter, peak_memory_attrs, peak_rss_bytes, rank_path
 from .progress import Progress
 
 __all__ = ["RunResult", "run_embedded", "embedded_parts"]
@@ -44,21 +47,35 @@ def embedded_parts(scene, out_path, spikes: SpikeBuffer | None = None,
     ``brain.finish(); body.finish()``. ``spikes`` lets a caller watch the spikes on
     their way to the file; ``resume`` continues ``out_path`` from a checkpoint.
     """
-    model = build_brain_model(scene)
-    engine = build_engine(scene, model, 1, 0, LocalExchange())
+    per_rank = scene.run.spikes == "per_rank"
+    if per_rank and (checkpoints.every or resume is not None or spikes is not None):
+        raise ValueError("run.spikes = 'per_rank' supports neither checkpoints nor watching "
+                         "the spikes; use run.spikes = 'gathered'")
+    model, gids = brain_rank_model(scene, 1, 0)
+    engine = build_engine(scene, model, 1, 0, LocalExchange(), gids)
     body = build_body(scene)
     brain_end, body_end = in_process_pair()
+    if per_rank:        # the embedded brain is rank 0 of 1
+        spikes = RankSpikeWriter(rank_path(out_path, 0), scene, 0, 1)
     spikes = spikes if spikes is not None else SpikeBuffer()
     brain = BrainSide(scene, model, engine, brain_end, spikes)
+
+    def spike_chunk():
+        if not per_rank:
+            return spikes.take()
+        spikes.send_chunk()
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
 
     def writer(pools):
         if resume is not None:
             return resume.reopen_output(out_path, "embedded", 1)
-        return RunWriter(out_path, scene, cell_table(model, pools), body.muscle_names,
-                         body.joint_names, pools.size, body.model.nq, body.model.nv,
-                         mode="embedded", n_brain_ranks=1)
+        return RunWriter(out_path, scene, muscle_names=body.muscle_names,
+                         joint_names=body.joint_names, pool_size=pools.size, nq=body.model.nq,
+                         nv=body.model.nv, mode="embedded", n_brain_ranks=1,
+                         spike_files=[spikes] if per_rank else None,
+                         **run_cells(model, pools))
 
-    body_side = BodySide(scene, model, body, body_end, spikes.take, writer, checkpoints,
+    body_side = BodySide(scene, model, body, body_end, spike_chunk, writer, checkpoints,
                          brain_state=engine.get_state)
     body_side.start(resume=None if resume is None else resume.body_state())
     brain.start()
@@ -99,11 +116,12 @@ def run_embedded(scene, out_path, progress: bool = True,
                 body_side.stop(interrupted=str(stop), run_wall_s=time.perf_counter() - t1)
                 raise stop
     run_s = time.perf_counter() - t1
-    n_spikes = body_side.writer.n_spikes
     n_syn = brain.engine.syn.n
     brain.finish()
     body_side.finish(build_s=build_s, run_wall_s=run_s,
-                     real_time_factor=run_s / (scene.run.duration_ms * 1e-3), n_synapses=n_syn)
+                     real_time_factor=run_s / (scene.run.duration_ms * 1e-3), n_synapses=n_syn,
+                     **peak_memory_attrs([peak_rss_bytes()]))
+    n_spikes = body_side.writer.n_spikes          # per-rank output: counted when linked
     return RunResult(path=str(out_path), n_spikes=n_spikes, n_cells=brain.model.n_cells,
                      n_synapses=n_syn, build_s=build_s, run_wall_s=run_s,
                      simulated_ms=scene.run.duration_ms)

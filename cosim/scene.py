@@ -28,6 +28,8 @@ __all__ = ["SceneError", "RunParams", "Scene", "load", "loads", "scene_digest", 
            "parse_override", "SCENES_DIR"]
 
 SCENES_DIR = Path(__file__).resolve().parent.parent / "scenes"
+BUILDS = ("replicated", "distributed")
+SPIKE_OUTPUTS = ("gathered", "per_rank")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,7 +37,12 @@ class RunParams:
     """seed; duration_ms simulated; dt_ms brain step; flush_every_ms output chunking;
     record: cell types whose spikes go to the output file (empty: all cells);
     exchange: how brain ranks share spikes under MPI, "sparse" (only to the ranks with
-    a target of the source) or "allgather" (to every rank); the spikes are the same."""
+    a target of the source) or "allgather" (to every rank); the spikes are the same;
+    build: "replicated" (every rank places every cell) or "distributed" (each brain rank
+    places its own cells and the sources its rules reach, ``brain.distributed``; voxel
+    atlases only); spikes: "gathered" (the body rank writes every spike into the run
+    file) or "per_rank" (each brain rank writes OUT.rankNNN.h5 and the run file presents
+    them as one population through HDF5 virtual datasets, ``cosim.rank_output``)."""
 
     seed: int = 1
     duration_ms: float = 1000.0
@@ -43,6 +50,8 @@ class RunParams:
     flush_every_ms: float = 100.0
     record: tuple = ()
     exchange: str = "sparse"
+    build: str = "replicated"
+    spikes: str = "gathered"
 
     def __post_init__(self):
         for name in ("duration_ms", "dt_ms", "flush_every_ms"):
@@ -50,9 +59,11 @@ class RunParams:
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be finite and > 0")
         if self.seed < 0:
             raise ValueError(f"seed = {self.seed}: must be >= 0")
-        if self.exchange not in EXCHANGES:
-            raise ValueError(f"exchange = {self.exchange!r}: must be one of "
-                             f"{', '.join(repr(e) for e in EXCHANGES)}")
+        for name, allowed in (("exchange", EXCHANGES), ("build", BUILDS),
+                              ("spikes", SPIKE_OUTPUTS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} = {getattr(self, name)!r}: must be one of "
+                                 f"{', '.join(map(repr, allowed))}")
 
 
 @dataclass(frozen=True)
@@ -247,6 +258,9 @@ def _parse(data: dict, ctx, base: Path, text: str) -> Scene:
     scene = Scene(path=str(ctx), text=text, run=run, brain=brain, body=body,
                   afferents=afferents, bridge=bridge)
     check_cross(scene)
+    if run.build == "distributed" and not isinstance(brain.atlas, AtlasSpec):
+        raise SceneError(ctx, "run.build", "'distributed' needs a voxel atlas (brain.atlas.kind "
+                         "= 'synthetic' or 'allen'); the patch atlas is always replicated")
     check_body(scene, end_effector_given="end_effector" in body_table)
     return scene
 

@@ -84,8 +84,8 @@ def _fixed_indegree(post_gid, pre_gid, k, seed, rule, out_pre):
 
 @njit(cache=True)
 def _to_source_csr(n_cells, n_local, pre, rule_start, rule_indptr, code_by_rule,
-                   fixed_delay_by_rule, base_by_rule, velocity_by_rule, pos_um, local_gid,
-                   min_ms, dt_ms, indptr, target, weight_code, delay_steps):
+                   fixed_delay_by_rule, base_by_rule, velocity_by_rule, pos_um, pos_gid,
+                   local_gid, min_ms, dt_ms, indptr, target, weight_code, delay_steps):
     """Regroup target-major synapse lists into rows by source (CSR), in one pass each.
 
     pre: int64[n_syn], rule r's synapses at rule_start[r] + rule_indptr[r, t]...
@@ -93,6 +93,8 @@ def _to_source_csr(n_cells, n_local, pre, rule_start, rule_indptr, code_by_rule,
     the summation order every partition shares. fixed_delay_by_rule < 0 means the
     delay follows from distance: base_by_rule (ms) + distance / velocity_by_rule (um/ms). Fills indptr (int64[n_cells + 1]), target (int32),
     weight_nS (float32), delay_steps (uint8); returns the largest delay in steps.
+    pos_gid: int64[k] sorted gids of the rows of pos_um (a partial table), or empty
+    (row = gid).
     """
     n_rules = rule_start.shape[0]
     count = np.zeros(n_cells + 1, dtype=np.int64)
@@ -103,8 +105,11 @@ def _to_source_csr(n_cells, n_local, pre, rule_start, rule_indptr, code_by_rule,
     indptr[:] = count
     cursor = count[:n_cells].copy()
     max_delay = 0
+    partial = pos_gid.shape[0] > 0
     for t in range(n_local):
         post = local_gid[t]
+        if partial:
+            post = np.searchsorted(pos_gid, post)
         for r in range(n_rules):
             for j in range(rule_start[r] + rule_indptr[r, t], rule_start[r] + rule_indptr[r, t + 1]):
                 src = pre[j]
@@ -114,9 +119,10 @@ def _to_source_csr(n_cells, n_local, pre, rule_start, rule_indptr, code_by_rule,
                 weight_code[q] = code_by_rule[r]
                 d_ms = fixed_delay_by_rule[r]
                 if d_ms < 0:
-                    dx = pos_um[src, 0] - pos_um[post, 0]
-                    dy = pos_um[src, 1] - pos_um[post, 1]
-                    dz = pos_um[src, 2] - pos_um[post, 2]
+                    row = np.searchsorted(pos_gid, src) if partial else src
+                    dx = pos_um[row, 0] - pos_um[post, 0]
+                    dy = pos_um[row, 1] - pos_um[post, 1]
+                    dz = pos_um[row, 2] - pos_um[post, 2]
                     d_ms = base_by_rule[r] + math.sqrt(dx * dx + dy * dy + dz * dz) \
                         / velocity_by_rule[r]
                 d_ms = max(d_ms, min_ms)

@@ -108,8 +108,8 @@ def observe_run(run_path, bin_ms: float, floor_Hz: float = 1.0,
         type_names = [v.decode() if isinstance(v, bytes) else str(v) for v in c["type_names"][()]]
         type_id = c["type_id"][()]
         region = [v.decode() if isinstance(v, bytes) else str(v) for v in c["region"][()]]
-        t_ms = f["spikes/brain/timestamps"][()]
-        gid = f["spikes/brain/node_ids"][()].astype(np.int64)
+        from ..output import read_spikes
+        t_ms, gid = read_spikes(f)
         duration = float(f.attrs["duration_ms"])
         # a spike found in step s is stamped (s + 1) dt; it is counted in the bin of the
         # step's start s dt, as a member counts it, so that a spike of a window's last

@@ -46,8 +46,9 @@ class RunData:
             scene = json.loads(f.attrs["scene_resolved"])
             dc, aff = scene["brain"]["dc"], scene["brain"]["afferents"]
             win = (float(dc[0]["start_ms"]), float(dc[0]["stop_ms"])) if dc else (0.0, 0.0)
-            return cls(path=str(path), t_ms=f["spikes/brain/timestamps"][()],
-                       gid=f["spikes/brain/node_ids"][()].astype(np.int64),
+            from ..output import read_spikes
+            t_ms, gid = read_spikes(f)
+            return cls(path=str(path), t_ms=t_ms, gid=gid,
                        type_name=names[c["type_id"][()]], region=dec("region"),
                        layer=dec("layer"), dc_site=c["dc_site"][()],
                        body={k: f["body"][k][()] for k in f["body"]},

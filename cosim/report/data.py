@@ -122,10 +122,11 @@ def read_run(path) -> RunFile:
         has_ijk = "ijk" in c and "grid_shape" in c
         body = {k: f["body"][k][()] for k in f["body"]}
         bridge = {k: f["bridge"][k][()] for k in f["bridge"]}
+        from ..output import read_spikes
+        t_ms, gid = read_spikes(f)
         return RunFile(
             path=str(path), attrs=attrs, scene_text=scene_text, scene=scene,
-            t_ms=f["spikes/brain/timestamps"][()],
-            gid=f["spikes/brain/node_ids"][()].astype(np.int64),
+            t_ms=t_ms, gid=gid,
             type_names=_text(c["type_names"][()]), type_id=c["type_id"][()].astype(np.int64),
             region=_text(c["region"][()]), layer=_text(c["layer"][()]),
             pos_um=c["pos_um"][()],

@@ -14,8 +14,8 @@ def summary_figure(h5_path, png_path, max_raster_cells: int = 2000) -> str:
     import matplotlib.pyplot as plt
 
     with h5py.File(h5_path, "r") as f:
-        t_ms = f["spikes/brain/timestamps"][:]
-        ids = f["spikes/brain/node_ids"][:].astype(np.int64)
+        from ..output import read_spikes
+        t_ms, ids = read_spikes(f)
         type_id = f["cells/type_id"][:]
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["cells/type_names"][:]]
         time_s = f["body/time_s"][:]
