@@ -348,6 +348,8 @@ def _stop(side, scene, k, checkpoints, run_s):
     stop = RunInterrupted(side.stop_signal, (k + 1) * scene.bridge.interval_ms)
     if checkpoints.on_stop(k, scene.n_intervals):
         stop.checkpoint = side.checkpoint(k)      # ends the chunk first
+    elif checkpoints.due(k, scene.n_intervals):
+        stop.checkpoint = checkpoints.path        # the schedule just wrote it
     side.stop(interrupted=str(stop), run_wall_s=run_s)
     raise stop
 

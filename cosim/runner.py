@@ -113,6 +113,8 @@ def run_embedded(scene, out_path, progress: bool = True,
                 stop = RunInterrupted(caught[0], (k + 1) * interval_ms)
                 if checkpoints.on_stop(k, scene.n_intervals):
                     stop.checkpoint = body_side.checkpoint(k)
+                elif checkpoints.due(k, scene.n_intervals):
+                    stop.checkpoint = checkpoints.path    # the schedule just wrote it
                 body_side.stop(interrupted=str(stop), run_wall_s=time.perf_counter() - t1)
                 raise stop
     run_s = time.perf_counter() - t1

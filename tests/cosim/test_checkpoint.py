@@ -293,3 +293,27 @@ def test_mpi_sigterm_stops_cleanly_and_resumes(setup):
     code, err = _interrupt(resume, out, 700, signal.SIGINT)
     assert code == 130, err
     _same_prefix(ref, out)
+
+
+def test_a_signal_on_a_scheduled_checkpoint_names_that_checkpoint(setup, monkeypatch):
+    """A SIGINT that lands on the interval the schedule has just checkpointed writes no
+    second checkpoint, but the stop still names the scheduled one to resume from."""
+    from cosim import runner
+    from cosim.checkpoint import schedule
+    from cosim.interrupts import RunInterrupted
+    d, scene_path, _ = setup
+    scene = load(scene_path, overrides=["run.duration_ms=100"])
+    out = d / "on_schedule.h5"
+    sched = schedule(scene, 20.0, output=out)
+
+    class SignalAt(runner.Progress):
+        def update(self, k):
+            if k == 39:                     # the interval that ends at the 2nd checkpoint
+                os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(runner, "Progress", SignalAt)
+    with pytest.raises(RunInterrupted) as exc:
+        runner.run_embedded(scene, out, progress=False, checkpoints=sched)
+    assert exc.value.checkpoint == sched.path
+    with h5py.File(out, "r") as f, h5py.File(sched.path, "r") as c:
+        assert c.attrs["n_rows"] == f["body/time_s"].shape[0] == 40
