@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["partition", "partition_tiles", "partition_voxels", "cell_cost", "local_cells"]
+__all__ = ["partition", "partition_tiles", "partition_voxels", "partition_areas", "cell_cost",
+           "local_cells", "PARTITIONS"]
+
+#: scene values of ``run.partition``: voxel tiles by recursive bisection, or whole areas
+PARTITIONS = ("bisection", "area")
 
 # Work of one incoming synapse relative to one neuron: a neuron update costs ~10 ns per
 # 0.1 ms step (100 us per simulated second), a synapse ~3 ns per event at ~5 Hz (15 ns).
@@ -78,6 +82,39 @@ def partition_voxels(voxel_weight: np.ndarray, voxel_center_um: np.ndarray,
     used = np.flatnonzero(w > 0)
     rank_of_voxel = np.zeros(len(w), dtype=np.int32)
     _bisect(used, np.asarray(voxel_center_um, dtype=np.float64), w, 0, n_ranks, rank_of_voxel)
+    return rank_of_voxel
+
+
+def partition_areas(voxel_weight: np.ndarray, voxel_area: np.ndarray,
+                    n_ranks: int) -> np.ndarray:
+    """Rank of every voxel (int32[n_voxels]) from whole areas: each (region, hemisphere)
+    unit goes to one rank, balanced by the units' total weight.
+
+    Greedy longest-processing-time: units by decreasing weight (ties by area key), each
+    to the least loaded rank (ties: the lowest rank), so the result is a pure function
+    of the inputs. With fewer units than ranks some ranks own no cell (allowed).
+    Keeping areas whole puts every within-area synapse on its source's rank: only
+    inter-area projections cross ranks (the point of ``run.partition = "area"``).
+
+    voxel_weight : float64[n_voxels] (0 where a voxel holds no cell);
+    voxel_area : int64[n_voxels], area key region * 2 + hemisphere.
+    """
+    if n_ranks < 1:
+        raise ValueError(f"n_ranks = {n_ranks}: must be >= 1")
+    w = np.asarray(voxel_weight, dtype=np.float64)
+    area = np.asarray(voxel_area, dtype=np.int64)
+    used = w > 0
+    keys = np.unique(area[used])
+    unit_w = np.array([w[used & (area == k)].sum() for k in keys])
+    load = np.zeros(n_ranks)
+    rank_of_key = {}
+    for i in np.lexsort((keys, -unit_w)):
+        r = int(np.argmin(load))
+        rank_of_key[int(keys[i])] = r
+        load[r] += unit_w[i]
+    rank_of_voxel = np.zeros(len(w), dtype=np.int32)
+    for k, r in rank_of_key.items():
+        rank_of_voxel[area == k] = r
     return rank_of_voxel
 
 
