@@ -187,7 +187,7 @@ def rank_of_voxels(model: Model, n_ranks: int, kind: str = "bisection") -> np.nd
     weight = np.zeros(L.atlas.n_voxels)
     _voxel_weight(L.entry_voxel, L.entry_type, L.entry_count, type_cost(model), weight)
     if kind == "area":
-        return partition_areas(weight, voxel_areas(L.atlas), n_ranks)
+        return partition_areas(weight, voxel_areas(L.atlas), n_ranks, L.atlas.center_um)
     return partition_voxels(weight, L.atlas.center_um, n_ranks)
 
 

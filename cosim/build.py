@@ -104,7 +104,8 @@ def rank_of_cells(model: Model, n_ranks: int, kind: str = "bisection") -> np.nda
         if kind == "area":
             weight = np.bincount(voxel, weights=cell_cost(model),
                                  minlength=model.atlas.n_voxels).astype(np.float64)
-            return partition_areas(weight, voxel_areas(model.atlas), n_ranks)[voxel]
+            return partition_areas(weight, voxel_areas(model.atlas), n_ranks,
+                                   model.atlas.center_um)[voxel]
         return partition_tiles(voxel, model.atlas.center_um, n_ranks, cell_cost(model))
     return partition(model.n_cells, voxel, n_ranks)
 

@@ -15,16 +15,20 @@ from cosim.scene import SCENES_DIR, load
 
 
 def test_partition_areas_whole_and_balanced():
-    area = np.array([0, 0, 1, 1, 1, 2, 3, 3, 5])
-    weight = np.array([1.0, 1.0, 2.0, 2.0, 2.0, 5.0, 1.0, 0.5, 0.0])
+    area = np.array([0, 0, 1, 1, 1, 2, 2, 3, 3, 5])
+    weight = np.array([1.0, 1.0, 2.0, 2.0, 2.0, 2.5, 2.5, 1.0, 0.5, 0.0])
     # units by weight: 1 (6.0), 2 (5.0), 0 (2.0), 3 (1.5); area 5 holds no cell
-    assert partition_areas(weight, area, 2).tolist() == [1, 1, 0, 0, 0, 1, 0, 0, 0]
-    assert partition_areas(weight, area, 4).tolist() == [2, 2, 0, 0, 0, 1, 3, 3, 0]
-    # more ranks than areas: some ranks get nothing; one rank: everything on rank 0
-    assert set(partition_areas(weight, area, 6).tolist()) <= {0, 1, 2, 3}
+    assert partition_areas(weight, area, 2).tolist() == [1, 1, 0, 0, 0, 1, 1, 0, 0, 0]
+    assert partition_areas(weight, area, 4).tolist() == [2, 2, 0, 0, 0, 1, 1, 3, 3, 0]
     assert not partition_areas(weight, area, 1).any()
     with pytest.raises(ValueError):
         partition_areas(weight, area, 0)
+    # more ranks than areas: D'Hondt gives areas 1 and 2 two ranks each (6/2 = 3 > 2.5 >
+    # 2), ranks numbered by area, and each of them is bisected among its own ranks
+    center = np.column_stack([np.arange(10.0) * 100, np.zeros(10), np.zeros(10)])
+    assert partition_areas(weight, area, 6, center).tolist() == [0, 0, 1, 1, 2, 3, 4, 5, 5, 0]
+    with pytest.raises(ValueError, match="voxel centres"):
+        partition_areas(weight, area, 6)
 
 
 def test_split_keeps_every_synapse_in_row_order():
