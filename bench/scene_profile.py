@@ -83,7 +83,7 @@ def profile(scene_path, duration_ms=None, threads=1):
     alone.run(n)
     alone_s = time.perf_counter() - t2
     row = {"scene": scene_path, "threads": threads, "n_cells": model.n_cells,
-           "n_synapses": int(eng.syn.n), "simulated_s": sim_s, "build_s": build_s,
+           "n_synapses": int(eng.n_synapses), "simulated_s": sim_s, "build_s": build_s,
            "exchange_period_steps": eng.period_steps, "interval_steps": scene.interval_steps,
            "loop_rtf": loop_s / sim_s, "brain_alone_rtf": alone_s / sim_s,
            "cosim_overhead": loop_s / alone_s - 1.0,

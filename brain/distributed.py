@@ -19,7 +19,7 @@ from numba import njit
 
 from .connectivity import area_frame, connect
 from .model import Model
-from .partition import SYNAPSE_COST, partition_voxels
+from .partition import SYNAPSE_COST, partition_areas, partition_voxels
 
 __all__ = ["LayoutSources", "source_entries", "rank_of_voxels", "local_model", "connect_local",
            "type_cost", "voxel_areas"]
@@ -176,27 +176,31 @@ def type_cost(model: Model, synapse_cost: float = SYNAPSE_COST, sample: int = 64
     return 1.0 + synapse_cost * (total / np.maximum(count, 1))
 
 
-def rank_of_voxels(model: Model, n_ranks: int) -> np.ndarray:
+def rank_of_voxels(model: Model, n_ranks: int, kind: str = "bisection") -> np.ndarray:
     """int32[n_voxels], the rank owning each voxel: ``brain.partition.partition_tiles``
-    with ``cell_cost`` weights, computed from the layout (the same partition as the
-    replicated build's ``cosim.build.rank_of_cells``)."""
+    with ``cell_cost`` weights (or, ``kind = "area"``, ``partition_areas`` with the same
+    weights), computed from the layout (the same partition as the replicated build's
+    ``cosim.build.rank_of_cells``)."""
     L = model.layout
     if n_ranks == 1:
         return np.zeros(L.atlas.n_voxels, dtype=np.int32)
     weight = np.zeros(L.atlas.n_voxels)
     _voxel_weight(L.entry_voxel, L.entry_type, L.entry_count, type_cost(model), weight)
+    if kind == "area":
+        return partition_areas(weight, voxel_areas(L.atlas), n_ranks, L.atlas.center_um)
     return partition_voxels(weight, L.atlas.center_um, n_ranks)
 
 
-def local_model(model: Model, n_ranks: int, rank: int) -> tuple:
+def local_model(model: Model, n_ranks: int, rank: int, kind: str = "bisection") -> tuple:
     """(Model whose partial table holds rank ``rank``'s cells and their sources, sorted
-    local gids int64) from a layout model (``brain.model.build_layout_model``)."""
+    local gids int64) from a layout model (``brain.model.build_layout_model``); ``kind``
+    is the partition (``run.partition``)."""
     L = model.layout
     if L is None:
         raise ValueError("local_model needs a layout model (brain.model.build_layout_model)")
     if not (0 <= rank < n_ranks):
         raise ValueError(f"rank {rank} of {n_ranks}: must be in [0, {n_ranks})")
-    mine = rank_of_voxels(model, n_ranks)[L.entry_voxel] == rank
+    mine = rank_of_voxels(model, n_ranks, kind)[L.entry_voxel] == rank
     local_entries = np.flatnonzero(mine & (L.entry_count > 0))
     gids = L.gids_of_entries(local_entries)
     cells = L.take(source_entries(L, model.params, local_entries))

@@ -4,6 +4,18 @@ Vocabulary after NEST: ``prepare()`` once, ``run(n_steps)`` as often as needed,
 ``close()``.  Between exchanges a rank runs ``period_steps`` steps with no
 communication; the period never exceeds the minimum delay, so every spike reaches
 its targets before it is due (temporal blocking).
+
+Two-level intervals (``long_period_steps`` > 0, scene ``run.long_period_ms``): the
+synapses are split into two tables by a rule of the model alone, not of the rank
+count: the *long* table holds the inter-area synapses (source and target in different
+(region, hemisphere) areas) whose delay is >= the long period, the short table all
+others. Short synapses are delivered every period as before; the spikes of a long
+period (absolute steps [k L, (k + 1) L)) are exchanged and delivered into the long
+table once, at its end, sorted by (step, gid), after that period's short delivery and
+before the adaptation. A spike of the long period's first step with the shortest long
+delay d >= L arrives at step k L + 1 + d > (k + 1) L: never before its delivery. Every
+rank count (and the embedded run) uses the same tables and this same order, so the
+float32 sums of the ring are the same everywhere.
 """
 from __future__ import annotations
 
@@ -20,7 +32,7 @@ from .kernels.rng import STREAM_INIT, poisson_cdf_table, uniforms
 from .kernels.spikes import _collect_spikes
 from .model import Model
 
-__all__ = ["Engine", "exchange_period"]
+__all__ = ["Engine", "exchange_period", "split_synapses", "long_synapse_mask"]
 
 
 def exchange_period(min_delay_steps: int, interval_steps: int) -> int:
@@ -34,6 +46,32 @@ def exchange_period(min_delay_steps: int, interval_steps: int) -> int:
                          f"{interval_steps} must be >= 1")
     return max(d for d in range(1, min(min_delay_steps, interval_steps) + 1)
                if interval_steps % d == 0)
+
+
+def long_synapse_mask(model: Model, local_gids: np.ndarray, syn: Synapses,
+                      long_steps: int) -> np.ndarray:
+    """bool[n_syn]: the synapses of the long table of two-level intervals (inter-area,
+    delay >= ``long_steps``). Depends on the synapses alone, so every rank count
+    splits the same network the same way."""
+    source = np.repeat(np.arange(model.n_cells, dtype=np.int64), np.diff(syn.indptr))
+    target_area = model.area_of(local_gids)[syn.target]
+    source_area = model.area_of(np.arange(model.n_cells, dtype=np.int64))[source]
+    return (source_area != target_area) & (syn.delay_steps >= long_steps)
+
+
+def split_synapses(syn: Synapses, mask: np.ndarray):
+    """(synapses where not mask, synapses where mask): two CSR tables over the same
+    sources, each keeping the rows' order (sorted by target), so the summation order
+    of a row's part is the order it had in the whole row."""
+    row = np.repeat(np.arange(len(syn.indptr) - 1, dtype=np.int64), np.diff(syn.indptr))
+
+    def part(keep):
+        indptr = np.zeros_like(syn.indptr)
+        np.cumsum(np.bincount(row[keep], minlength=len(indptr) - 1), out=indptr[1:])
+        return Synapses(indptr=indptr, target=syn.target[keep],
+                        weight_code=syn.weight_code[keep],
+                        weight_table_nS=syn.weight_table_nS, delay_steps=syn.delay_steps[keep])
+    return part(~mask), part(mask)
 
 
 def cell_parameters(tab, type_of: np.ndarray):
@@ -78,20 +116,37 @@ class Engine:
     exchange : ``LocalExchange``, ``MpiExchange`` or ``SparseMpiExchange`` (``prepare``
         hands it the local cells and the synapses' sources, to learn its routes).
     period_steps : steps between spike exchanges (<= model.min_delay_steps).
+    long_period_steps : 0, or the long period of two-level intervals (steps, a multiple
+        of period_steps, <= 256); see the module docstring.
     """
 
     def __init__(self, model: Model, local_gids: np.ndarray, synapses: Synapses, exchange,
-                 period_steps: int):
+                 period_steps: int, long_period_steps: int = 0):
         if period_steps > model.min_delay_steps:
             raise ValueError(f"period_steps = {period_steps} exceeds the minimum delay of "
                              f"{model.min_delay_steps} steps")
         if len(synapses.indptr) != model.n_cells + 1:
             raise ValueError("synapses.indptr must have n_cells + 1 entries")
+        if long_period_steps and (long_period_steps % period_steps or long_period_steps > 256
+                                  or long_period_steps < 0):
+            raise ValueError(f"long_period_steps = {long_period_steps}: must be 0 or a "
+                             f"multiple of the period ({period_steps} steps), <= 256")
         self.model = model
         self.gid = np.ascontiguousarray(local_gids, dtype=np.int64)
-        self.syn = synapses
         self.exchange = exchange
         self.period_steps = period_steps
+        self.long_period_steps = long_period_steps
+        self.long_syn, self.long_exchange = None, None
+        if long_period_steps:
+            synapses, self.long_syn = split_synapses(synapses, long_synapse_mask(
+                model, self.gid, synapses, long_period_steps))
+            if self.long_syn.n and int(self.long_syn.delay_steps.min()) < long_period_steps:
+                raise AssertionError("a long synapse is due before its long period ends")
+            if not exchange.complete:       # sparse: the long table has its own routes
+                self.long_exchange = exchange.spawn()
+        self.syn = synapses
+        self._pending = []          # long table: the long period's spikes so far
+        self._long_periods = 0
         self.step = 0
         self._prepared = False
         #: wall seconds in the neuron update, the spike exchange and the delivery, the
@@ -126,8 +181,8 @@ class Engine:
         self.refr = np.zeros(n, dtype=np.int64)
         self.x = np.zeros((n_r, n))
         self.g_nS = np.zeros((n_r, n))
-        max_delay = max(int(self.syn.delay_steps.max()) if self.syn.n else 1,
-                        m.min_delay_steps)
+        max_delay = max([int(t.delay_steps.max()) for t in self._tables() if t.n]
+                        + [m.min_delay_steps])
         # A power-of-two ring turns the slot modulo into a mask on the hot paths.
         n_slots = 1 << int(np.ceil(np.log2(max_delay + self.period_steps + 2)))
         self.ring_nS = np.zeros((n_slots, n_r, n), dtype=np.float32)
@@ -147,6 +202,8 @@ class Engine:
         self.aff_w_nS = np.full(n, aff.weight_nS if aff else 0.0)
         self.stim_pA = np.zeros(n)
         self._out_degree = np.diff(self.syn.indptr)
+        if self.long_syn is not None:
+            self._long_out_degree = np.diff(self.long_syn.indptr)
         self._current_key, self._current_pA = None, None
         n_chunks = (n + CHUNK - 1) // CHUNK
         self._spike_step = np.empty(n * self.period_steps, dtype=np.int64)
@@ -156,7 +213,30 @@ class Engine:
         self._out_step = np.empty(n * self.period_steps, dtype=np.int64)
         self._out_gid = np.empty(n * self.period_steps, dtype=np.int64)
         self.exchange.prepare(self.gid, self.syn.indptr)     # collective under MPI
+        if self.long_exchange is not None:
+            self.long_exchange.prepare(self.gid, self.long_syn.indptr)
         self._prepared = True
+
+    def _tables(self) -> list:
+        """The synapse tables: [short] or [short, long]."""
+        return [self.syn] + ([self.long_syn] if self.long_syn is not None else [])
+
+    @property
+    def n_synapses(self) -> int:
+        """Incoming synapses of the local cells, both tables."""
+        return sum(t.n for t in self._tables())
+
+    def exchange_stats(self) -> dict:
+        """What the exchanges sent (``brain.exchange`` counters): the short exchange's,
+        plus the long one's where it has its own; ``periods`` counts short periods and
+        ``long_periods`` the long ones delivered."""
+        out = dict(self.exchange.stats)
+        if self.long_exchange is not None:
+            for k, v in self.long_exchange.stats.items():
+                if k != "periods":
+                    out[k] += v
+        out["long_periods"] = self._long_periods
+        return out
 
     def set_afferent_rates(self, rate_Hz: np.ndarray) -> None:
         """Afferent Poisson rate per local cell (Hz), held until the next call."""
@@ -184,13 +264,42 @@ class Engine:
         float32[n_slots, n_r, n] *unrolled*: row d holds the input (nS) due at step
         ``step + d``, so states of ranks with different ring sizes can be merged by gid.
         The random numbers need no state: they are keyed by (seed, stream, gid, step).
+        With two-level intervals, pending_steps / pending_gids int64[k]: the local cells'
+        spikes of the current long period, not yet delivered to the long table.
         """
         if not self._prepared:
             raise RuntimeError("Engine.get_state() before prepare()")
         slots = (self.step + np.arange(len(self.ring_nS))) & (len(self.ring_nS) - 1)
+        steps, gids = self._pending_spikes()
+        own = np.isin(gids, self.gid)
         return {"step": self.step, "gid": self.gid.copy(), "v_mV": self.v_mV.copy(),
                 "refr": self.refr.copy(), "stim_pA": self.stim_pA.copy(),
-                "x": self.x.copy(), "g_nS": self.g_nS.copy(), "ring_nS": self.ring_nS[slots]}
+                "x": self.x.copy(), "g_nS": self.g_nS.copy(), "ring_nS": self.ring_nS[slots],
+                "pending_steps": steps[own], "pending_gids": gids[own]}
+
+    def _pending_spikes(self):
+        """(steps, gids) of the long period so far, sorted by (step, gid)."""
+        if not self._pending:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return (np.concatenate([p[0] for p in self._pending]),
+                np.concatenate([p[1] for p in self._pending]))
+
+    def _set_pending(self, state: dict) -> None:
+        """Pending long-table spikes from ``state`` (every cell's, as a checkpoint holds
+        them): a sparse exchange keeps the local cells' (it sends them at the long
+        period's end), a complete one all of them (it delivers from what it has)."""
+        steps = np.asarray(state.get("pending_steps", np.zeros(0)), dtype=np.int64)
+        gids = np.asarray(state.get("pending_gids", np.zeros(0)), dtype=np.int64)
+        start = self.step - self.step % self.long_period_steps if self.long_period_steps \
+            else self.step
+        if len(steps) and (steps.min() < start or steps.max() >= self.step):
+            raise ValueError(f"state: pending long-period spikes outside steps [{start}, "
+                             f"{self.step}) (run.long_period_ms differs?)")
+        if self.long_exchange is not None:
+            keep = np.isin(gids, self.gid)
+            steps, gids = steps[keep], gids[keep]
+        order = np.lexsort((gids, steps))
+        self._pending = [(steps[order], gids[order])] if len(steps) else []
 
     def set_state(self, state: dict) -> None:
         """Continue from ``state`` (``get_state``'s keys; arrays over the local cells, in
@@ -219,6 +328,7 @@ class Engine:
         self.ring_nS[...] = 0.0
         rows = min(n_slots, len(ring))
         self.ring_nS[(self.step + np.arange(rows)) & (n_slots - 1)] = ring[:rows]
+        self._set_pending(state)
         self._current_key = None
 
     def run(self, n_steps: int):
@@ -294,19 +404,43 @@ class Engine:
         t1 = time.perf_counter()
         all_steps, all_gids = self.exchange.exchange(steps, gids, start)
         t2 = time.perf_counter()
-        _deliver(all_steps, all_gids, self.syn.indptr, self.syn.target, self.syn.weight_code,
-                 self.syn.weight_table_nS, self.syn.delay_steps, self.receptor_of_source, self.ring_nS,
-                 numba.get_num_threads())
+        self._deliver(self.syn, all_steps, all_gids)
+        tm = self.timing
+        tm["events"] += int(self._out_degree[all_gids].sum())
+        if self.long_syn is not None:
+            # sparse: this rank's own spikes, sent at the end; complete: all of them
+            self._pending.append((all_steps, all_gids) if self.long_exchange is None
+                                 else (steps, gids))
+            if stop % self.long_period_steps == 0:
+                t2 += self._deliver_long(stop - self.long_period_steps)
         if self._adapts and len(gids):
             self._add_adaptation(steps, gids)
         t3 = time.perf_counter()
-        tm = self.timing
         tm["update_s"] += t1 - t0
         tm["exchange_s"] += t2 - t1
         tm["deliver_s"] += t3 - t2
-        tm["events"] += int(self._out_degree[all_gids].sum())
         self.step = stop
         return steps, gids
+
+    def _deliver(self, syn: Synapses, steps: np.ndarray, gids: np.ndarray) -> None:
+        """Spikes (sorted by (step, gid)) into the ring through synapse table ``syn``."""
+        _deliver(steps, gids, syn.indptr, syn.target, syn.weight_code, syn.weight_table_nS,
+                 syn.delay_steps, self.receptor_of_source, self.ring_nS,
+                 numba.get_num_threads())
+
+    def _deliver_long(self, start: int) -> float:
+        """Exchange (sparse) and deliver the spikes of the long period from ``start``
+        into the long table. Returns the seconds spent exchanging."""
+        steps, gids = self._pending_spikes()
+        self._pending = []
+        t0 = time.perf_counter()
+        if self.long_exchange is not None:
+            steps, gids = self.long_exchange.exchange(steps, gids, start)
+        t1 = time.perf_counter()
+        self._deliver(self.long_syn, steps, gids)
+        self.timing["events"] += int(self._long_out_degree[gids].sum())
+        self._long_periods += 1
+        return t1 - t0
 
     def _add_adaptation(self, steps: np.ndarray, gids: np.ndarray) -> None:
         """Each local spike adds its cell's adaptation conductance (nS), due one minimum
@@ -325,6 +459,8 @@ class Engine:
     def close(self) -> None:
         """Release the state arrays and what the exchange holds (collective under MPI)."""
         self.exchange.close()
+        if self.long_exchange is not None:
+            self.long_exchange.close()
         self._prepared = False
         for name in ("ring_nS", "x", "g_nS", "v_mV"):
             self.__dict__.pop(name, None)

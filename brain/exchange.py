@@ -18,6 +18,11 @@ spike per peer), ``control_messages`` / ``control_bytes`` (the counts: one int64
 peer per period) and ``periods``. These are logical counts, payload per destination;
 what an MPI library's allgather algorithm forwards on behalf of others is not counted.
 mpi4py is imported only by the MPI exchanges: the embedded mode never needs MPI.
+
+``complete`` says whether ``exchange`` returns every spike of the model (local and
+allgather) or only those this rank has synapses of (sparse). Two-level intervals
+(``brain.engine``) reuse a complete exchange's spikes for the long table, and give a
+sparse one a second exchange of its own (``spawn``) with the long table's routes.
 """
 from __future__ import annotations
 
@@ -67,6 +72,7 @@ class LocalExchange:
 
     n_ranks = 1
     rank = 0
+    complete = True
 
     def __init__(self):
         self.stats = _new_stats()
@@ -103,6 +109,7 @@ class MpiExchange:
     """Exchange over an MPI communicator of brain ranks (non-blocking allgather)."""
 
     kind = "allgather"
+    complete = True
 
     def __init__(self, comm):
         self.comm = comm
@@ -174,6 +181,7 @@ class SparseMpiExchange:
     """
 
     kind = "sparse"
+    complete = False
 
     def __init__(self, comm):
         self.comm = comm
@@ -181,6 +189,10 @@ class SparseMpiExchange:
         self.rank = comm.Get_rank()
         self.stats = _new_stats()
         self.graph = None
+
+    def spawn(self) -> "SparseMpiExchange":
+        """A new exchange over the same ranks, for another synapse table's routes."""
+        return SparseMpiExchange(self.comm)
 
     def prepare(self, local_gids: np.ndarray, indptr: np.ndarray) -> None:
         """Learn the routes from ``local_gids`` (sorted int64, the cells owned here) and

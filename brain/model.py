@@ -75,6 +75,16 @@ class Model:
         """Lower bound on every synaptic delay (steps): sets the spike-exchange period."""
         return max(1, int(round(self.params.delays.min_ms / self.dt_ms)))
 
+    def area_of(self, gids: np.ndarray) -> np.ndarray:
+        """int64 area key (region * 2 + hemisphere, as ``brain.connectivity`` keys cells)
+        of each of ``gids``, whether or not its row is in ``cells`` (voxel atlases)."""
+        gids = np.asarray(gids, dtype=np.int64)
+        if self.layout is not None:
+            voxel = self.layout.entry_voxel[self.layout.entries_of(gids)]
+            return self.atlas.region_id[voxel].astype(np.int64) * 2 + self.atlas.hemisphere[voxel]
+        rows = self.cells.rows(gids)
+        return self.cells.region[rows].astype(np.int64) * 2 + self.cells.hemisphere[rows]
+
     def cells_of_type(self, name: str) -> np.ndarray:
         """Sorted gids (int64) of the cells of type ``name``."""
         if self.layout is not None:

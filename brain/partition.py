@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["partition", "partition_tiles", "partition_voxels", "cell_cost", "local_cells"]
+__all__ = ["partition", "partition_tiles", "partition_voxels", "partition_areas", "cell_cost",
+           "local_cells", "PARTITIONS"]
+
+#: scene values of ``run.partition``: voxel tiles by recursive bisection, or whole areas
+PARTITIONS = ("bisection", "area")
 
 # Work of one incoming synapse relative to one neuron: a neuron update costs ~10 ns per
 # 0.1 ms step (100 us per simulated second), a synapse ~3 ns per event at ~5 Hz (15 ns).
@@ -79,6 +83,67 @@ def partition_voxels(voxel_weight: np.ndarray, voxel_center_um: np.ndarray,
     rank_of_voxel = np.zeros(len(w), dtype=np.int32)
     _bisect(used, np.asarray(voxel_center_um, dtype=np.float64), w, 0, n_ranks, rank_of_voxel)
     return rank_of_voxel
+
+
+def partition_areas(voxel_weight: np.ndarray, voxel_area: np.ndarray, n_ranks: int,
+                    voxel_center_um: np.ndarray | None = None) -> np.ndarray:
+    """Rank of every voxel (int32[n_voxels]) from whole areas: each (region, hemisphere)
+    unit goes to one rank, or, with more ranks than units, to a group of ranks of its own.
+
+    Up to one rank per unit: greedy longest-processing-time, units by decreasing weight
+    (ties by area key), each to the least loaded rank (ties: the lowest rank). More
+    ranks than units: each unit gets one rank, the rest go one by one to the unit with
+    the largest weight per rank (D'Hondt; ties by area key), and a unit's voxels are
+    split among its ranks by the bisection of ``partition_voxels`` (needs
+    ``voxel_center_um``). Either way the result is a pure function of the inputs, and no
+    two areas share a rank: only inter-area projections cross between areas' ranks (the
+    point of ``run.partition = "area"`` with two-level intervals).
+
+    voxel_weight : float64[n_voxels] (0 where a voxel holds no cell);
+    voxel_area : int64[n_voxels], area key region * 2 + hemisphere;
+    voxel_center_um : float64[n_voxels, 3], for splitting areas.
+    """
+    if n_ranks < 1:
+        raise ValueError(f"n_ranks = {n_ranks}: must be >= 1")
+    w = np.asarray(voxel_weight, dtype=np.float64)
+    area = np.asarray(voxel_area, dtype=np.int64)
+    used = w > 0
+    keys = np.unique(area[used])
+    unit_w = np.array([w[used & (area == k)].sum() for k in keys])
+    rank_of_voxel = np.zeros(len(w), dtype=np.int32)
+    if n_ranks <= len(keys):
+        for k, r in zip(keys, _pack_units(unit_w, keys, n_ranks)):
+            rank_of_voxel[area == k] = r
+        return rank_of_voxel
+    if voxel_center_um is None:
+        raise ValueError(f"{n_ranks} ranks for {len(keys)} areas: splitting an area needs "
+                         "the voxel centres")
+    first = 0
+    for k, n in zip(keys, _ranks_per_unit(unit_w, n_ranks)):
+        mine = area == k
+        sub = partition_voxels(np.where(mine, w, 0.0), voxel_center_um, n)
+        rank_of_voxel[mine] = first + sub[mine]
+        first += n
+    return rank_of_voxel
+
+
+def _pack_units(unit_w: np.ndarray, keys: np.ndarray, n_ranks: int) -> np.ndarray:
+    """Rank of each unit (int64[u]): LPT onto ``n_ranks`` (>= u is not required)."""
+    load = np.zeros(n_ranks)
+    out = np.zeros(len(keys), dtype=np.int64)
+    for i in np.lexsort((keys, -unit_w)):
+        out[i] = int(np.argmin(load))
+        load[out[i]] += unit_w[i]
+    return out
+
+
+def _ranks_per_unit(unit_w: np.ndarray, n_ranks: int) -> np.ndarray:
+    """Ranks of each unit (int64[u], each >= 1, summing to ``n_ranks``): one each, then
+    one at a time to the largest weight per rank (the first unit on ties)."""
+    count = np.ones(len(unit_w), dtype=np.int64)
+    for _ in range(n_ranks - len(unit_w)):
+        count[int(np.argmax(unit_w / count))] += 1
+    return count
 
 
 def cell_cost(model, synapse_cost: float = SYNAPSE_COST, sample: int = 64) -> np.ndarray:

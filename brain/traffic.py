@@ -31,36 +31,62 @@ def source_targets(indptr: np.ndarray, target_gid: np.ndarray, rank_of_cell: np.
 
 
 def rank_traffic(steps: np.ndarray, gids: np.ndarray, rank_of_cell: np.ndarray,
-                 n_ranks: int, pairs, period_steps: int, n_steps: int) -> dict:
+                 n_ranks: int, pairs, period_steps: int, n_steps: int,
+                 long_pairs=None, long_period_steps: int = 0) -> dict:
     """Per rank counts of a run of ``n_steps`` with exchange period ``period_steps``.
 
     steps, gids : the run's spikes (int64[k], any order); pairs : ``source_targets``.
+    With two-level intervals (``brain.engine``), ``pairs`` are the short table's and
+    ``long_pairs`` the long table's, exchanged every ``long_period_steps``: the sparse
+    exchange's counts are then those of both exchanges added, the allgather's are
+    unchanged (it already gives every rank every spike each period).
     Returns {name: int64[n_ranks]} with the keys of an exchange's ``stats`` for each
-    exchange ("sparse_messages", "allgather_bytes", ...), plus "periods", "updates"
-    (neuron updates, n_local * n_steps) and "events" (synaptic events delivered).
+    exchange ("sparse_messages", "allgather_bytes", ...), plus "periods", "long_periods",
+    "updates" (neuron updates, n_local * n_steps) and "events" (synaptic events delivered).
     """
     steps, gids = np.asarray(steps, np.int64), np.asarray(gids, np.int64)
-    src, dst, n_syn = pairs
     n_periods = n_steps // period_steps
     own = rank_of_cell[gids].astype(np.int64)
-    period = steps // period_steps
     out = {"periods": np.full(n_ranks, n_periods, dtype=np.int64),
+           "long_periods": np.full(n_ranks, n_steps // long_period_steps
+                                   if long_period_steps else 0, dtype=np.int64),
            "updates": np.bincount(rank_of_cell, minlength=n_ranks).astype(np.int64) * n_steps}
+    peers = n_ranks - 1
+    spikes_per_rank = np.bincount(own, minlength=n_ranks)
+    active = np.unique(own * n_periods + steps // period_steps)     # (rank, period) with a spike
+    out["allgather_messages"] = peers * np.bincount(active // n_periods, minlength=n_ranks)
+    out["allgather_bytes"] = WIRE_BYTES * peers * spikes_per_rank
+    out["allgather_control_messages"] = np.full(n_ranks, peers * n_periods, dtype=np.int64)
+    out["allgather_control_bytes"] = WIRE_BYTES * out["allgather_control_messages"]
+    tables = [(pairs, period_steps)]
+    if long_pairs is not None:
+        tables.append((long_pairs, long_period_steps))
+    for k in ("events", "sparse_messages", "sparse_bytes", "sparse_control_messages"):
+        out[k] = np.zeros(n_ranks, dtype=np.int64)
+    for table, period in tables:
+        for k, v in _sparse_counts(steps, gids, own, rank_of_cell, n_ranks, table, period,
+                                   n_steps // period).items():
+            out[k] += v
+    out["sparse_control_bytes"] = WIRE_BYTES * out["sparse_control_messages"]
+    return {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
+
+
+def _sparse_counts(steps, gids, own, rank_of_cell, n_ranks, pairs, period_steps, n_periods):
+    """Delivered events and a sparse exchange's messages, bytes and control messages per
+    rank for one synapse table (``pairs``) exchanged every ``period_steps``."""
+    src, dst, n_syn = pairs
+    # a long period cut off by the end of the run is never exchanged nor delivered
+    keep = steps < n_periods * period_steps
+    steps, gids, own = steps[keep], gids[keep], own[keep]
+    period = steps // period_steps
     # every spike is delivered on each rank holding its synapses (own rank included)
     first = np.searchsorted(src, gids, side="left")
     deg = np.searchsorted(src, gids, side="right") - first
     run = np.repeat(first - (np.cumsum(deg) - deg), deg) + np.arange(int(deg.sum()))
     spike = np.repeat(np.arange(len(gids)), deg)
-    out["events"] = np.bincount(dst[run], weights=n_syn[run], minlength=n_ranks).astype(np.int64)
+    out = {"events": np.bincount(dst[run], weights=n_syn[run], minlength=n_ranks)}
     remote = dst[run] != own[spike]
     s_own, s_dst, s_per = own[spike][remote], dst[run][remote], period[spike][remote]
-    peers = n_ranks - 1
-    spikes_per_rank = np.bincount(own, minlength=n_ranks)
-    active = np.unique(own * n_periods + period)         # (rank, period) with a spike
-    out["allgather_messages"] = peers * np.bincount(active // n_periods, minlength=n_ranks)
-    out["allgather_bytes"] = WIRE_BYTES * peers * spikes_per_rank
-    out["allgather_control_messages"] = np.full(n_ranks, peers * n_periods, dtype=np.int64)
-    out["allgather_control_bytes"] = WIRE_BYTES * out["allgather_control_messages"]
     sent = np.unique((s_own * n_periods + s_per) * n_ranks + s_dst)
     out["sparse_messages"] = np.bincount(sent // (n_periods * n_ranks), minlength=n_ranks)
     out["sparse_bytes"] = WIRE_BYTES * np.bincount(s_own, minlength=n_ranks)
@@ -68,7 +94,6 @@ def rank_traffic(steps: np.ndarray, gids: np.ndarray, rank_of_cell: np.ndarray,
     edges = edges[edges // n_ranks != edges % n_ranks]
     out["sparse_control_messages"] = n_periods * np.bincount(edges // n_ranks,
                                                              minlength=n_ranks)
-    out["sparse_control_bytes"] = WIRE_BYTES * out["sparse_control_messages"]
     return {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
 
 

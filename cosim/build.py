@@ -16,7 +16,8 @@ from brain.inputs import afferent_cells
 from brain.distributed import connect_local, local_model
 from brain.model import Model, build_layout_model, build_model
 from brain.params import AtlasSpec
-from brain.partition import cell_cost, local_cells, partition, partition_tiles
+from brain.distributed import voxel_areas
+from brain.partition import cell_cost, local_cells, partition, partition_areas, partition_tiles
 from bridge import BridgeParams, ExcitationTransfer, afferent_channels, motor_pools
 
 from . import cache
@@ -74,7 +75,7 @@ def build_layout_model_of(scene: Scene) -> Model:
 def build_local_model(scene: Scene, n_ranks: int, rank: int):
     """(model, local gids) of one brain rank of a distributed build: the rank's cells and
     the sources its rules reach (``brain.distributed.local_model``)."""
-    return local_model(build_layout_model_of(scene), n_ranks, rank)
+    return local_model(build_layout_model_of(scene), n_ranks, rank, scene.run.partition)
 
 
 def build_synapses(scene: Scene, model: Model, gids: np.ndarray, n_ranks: int):
@@ -93,12 +94,18 @@ def build_synapses(scene: Scene, model: Model, gids: np.ndarray, n_ranks: int):
     return syn
 
 
-def rank_of_cells(model: Model, n_ranks: int) -> np.ndarray:
+def rank_of_cells(model: Model, n_ranks: int, kind: str = "bisection") -> np.ndarray:
     """Which rank owns each cell: compact voxel tiles for atlas models (recursive
     bisection balanced by neurons and incoming synapses, ``brain.partition.cell_cost``),
-    contiguous id ranges for population models."""
+    or with ``kind = "area"`` (``run.partition``) whole (region, hemisphere) areas
+    balanced by the same cost; contiguous id ranges for population models."""
     voxel = model.cells.voxel
     if n_ranks > 1 and len(voxel) and voxel.min() >= 0:
+        if kind == "area":
+            weight = np.bincount(voxel, weights=cell_cost(model),
+                                 minlength=model.atlas.n_voxels).astype(np.float64)
+            return partition_areas(weight, voxel_areas(model.atlas), n_ranks,
+                                   model.atlas.center_um)[voxel]
         return partition_tiles(voxel, model.atlas.center_um, n_ranks, cell_cost(model))
     return partition(model.n_cells, voxel, n_ranks)
 
@@ -112,12 +119,18 @@ def build_engine(scene: Scene, model: Model, n_ranks: int, rank: int, exchange,
         if model.layout is not None:
             raise ValueError("a distributed model's engine needs the rank's gids "
                              "(build_local_model)")
-        gids = local_cells(rank_of_cells(model, n_ranks), rank)
+        gids = local_cells(rank_of_cells(model, n_ranks, scene.run.partition), rank)
     synapses = build_synapses(scene, model, gids, n_ranks)
     period = exchange_period(model.min_delay_steps, scene.interval_steps)
-    engine = Engine(model, gids, synapses, exchange, period)
+    engine = Engine(model, gids, synapses, exchange, period,
+                    long_period_steps=long_period_steps(scene))
     engine.prepare()
     return engine
+
+
+def long_period_steps(scene: Scene) -> int:
+    """``run.long_period_ms`` in steps (0: one level of exchange)."""
+    return int(round(scene.run.long_period_ms / scene.run.dt_ms))
 
 
 def build_body(scene: Scene):
@@ -280,7 +293,7 @@ def build_summary(scene: Scene, n_ranks: int = 1) -> dict:
     t0 = time.perf_counter()
     model = build_brain_model(scene)
     t1 = time.perf_counter()
-    rank_of = rank_of_cells(model, n_ranks)
+    rank_of = rank_of_cells(model, n_ranks, scene.run.partition)
     pathways, n_syn, syn_bytes = {}, [], []
     for r in range(n_ranks):
         gids = local_cells(rank_of, r)

@@ -6,6 +6,9 @@ A checkpoint holds numbers and text only (no pickle, nothing executed when read)
     /brain/{x, g_nS}                    [n_r, n_cells]   synaptic state per receptor
     /brain/ring_nS                      float32[rows, n_r, n_cells]: input due at
                                         step + row (unrolled from the ring buffer)
+    /brain/{pending_steps, pending_gids} int64[k]: with two-level intervals, the spikes
+                                        of the long period so far (not yet delivered
+                                        to the long synapses), sorted by (step, gid)
     /body/physics                       MuJoCo's integration state (mjSTATE_INTEGRATION)
     /body/{transfer_rate_Hz, rest_Hz}   the bridge's filtered pool rates, rest afferents
     /body/{sent_intervals, sent_rates_Hz}  afferent messages sent but not yet consumed
@@ -41,6 +44,7 @@ FORMAT = "cosim-checkpoint"
 FORMAT_VERSION = 1
 _PER_CELL = ("v_mV", "refr", "stim_pA")
 _PER_RECEPTOR = ("x", "g_nS")
+_PENDING = ("pending_steps", "pending_gids")
 
 
 class CheckpointError(ValueError):
@@ -112,6 +116,10 @@ def merge_brain_states(parts, n_cells: int) -> dict:
         out["ring_nS"][: p["ring_nS"].shape[0], :, g] = p["ring_nS"]
     if not np.all(seen == 1):
         raise RuntimeError("brain ranks do not hold every cell exactly once")
+    steps = np.concatenate([np.asarray(p.get("pending_steps", []), np.int64) for p in parts])
+    gids = np.concatenate([np.asarray(p.get("pending_gids", []), np.int64) for p in parts])
+    order = np.lexsort((gids, steps))
+    out["pending_steps"], out["pending_gids"] = steps[order], gids[order]
     return out
 
 
@@ -139,6 +147,9 @@ def write_checkpoint(path, scene, *, next_interval: int, brain: dict, body: dict
         g = f.create_group("brain")
         for k in (*_PER_CELL, *_PER_RECEPTOR, "ring_nS"):
             g.create_dataset(k, data=brain[k])
+        for k in _PENDING:
+            if k in brain:
+                g.create_dataset(k, data=np.asarray(brain[k], dtype=np.int64))
         b = f.create_group("body")
         for k, v in body.items():
             b.create_dataset(k, data=np.asarray(v))
@@ -205,6 +216,9 @@ class Checkpoint:
             for k in _PER_RECEPTOR:
                 out[k] = g[k][:, sel]
             out["ring_nS"] = g["ring_nS"][:, :, sel]
+            for k in _PENDING:      # every cell's: the engine keeps what it needs
+                if k in g:
+                    out[k] = g[k][:]
         return out
 
     def check_output(self, out_path) -> None:

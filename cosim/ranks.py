@@ -262,10 +262,10 @@ def _brain(world, argv):
     spikes.close()
     side.finish()
     # after every rank closed its spike file (the reduce waits for all of them)
-    n_syn = comm.reduce(engine.syn.n, root=0)
+    n_syn = comm.reduce(engine.n_synapses, root=0)
     # per brain rank, for the file: what its exchange sent, and its compute
-    stats = comm.gather((engine.exchange.stats, {"n_local": engine.n_local,
-                                                 "n_synapses": int(engine.syn.n),
+    stats = comm.gather((engine.exchange_stats(), {"n_local": engine.n_local,
+                                                 "n_synapses": int(engine.n_synapses),
                                                  **engine.timing}), root=0)
     peaks = comm.gather(peak_rss_bytes(), root=0)
     # the brain's own build and loop walls (the body's clock starts before the brain

@@ -118,7 +118,7 @@ def run_embedded(scene, out_path, progress: bool = True,
                 body_side.stop(interrupted=str(stop), run_wall_s=time.perf_counter() - t1)
                 raise stop
     run_s = time.perf_counter() - t1
-    n_syn = brain.engine.syn.n
+    n_syn = brain.engine.n_synapses
     brain.finish()
     body_side.finish(build_s=build_s, run_wall_s=run_s,
                      real_time_factor=run_s / (scene.run.duration_ms * 1e-3), n_synapses=n_syn,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from body.params import AfferentParams, BodyParams
 from brain.exchange import EXCHANGES
+from brain.partition import PARTITIONS
 from brain.params import (AfferentInput, AtlasSpec, BrainParams, CellType,
                           ConnectionRule, DCStimulus, DelayParams, Focus, Layer, PatchAtlasSpec,
                           PoissonInput, ProjectionRule, Receptor)
@@ -42,7 +43,12 @@ class RunParams:
     places its own cells and the sources its rules reach, ``brain.distributed``; voxel
     atlases only); spikes: "gathered" (the body rank writes every spike into the run
     file) or "per_rank" (each brain rank writes OUT.rankNNN.h5 and the run file presents
-    them as one population through HDF5 virtual datasets, ``cosim.rank_output``)."""
+    them as one population through HDF5 virtual datasets, ``cosim.rank_output``);
+    partition: how brain ranks split the cells, "bisection" (voxel tiles balanced by
+    cost) or "area" (whole (region, hemisphere) areas per rank, voxel atlases only);
+    long_period_ms: 0 (default) or the long exchange period of two-level intervals:
+    inter-area synapses with a delay >= it are delivered, and their spikes exchanged,
+    once per long period (``brain.engine``); a multiple of the exchange period."""
 
     seed: int = 1
     duration_ms: float = 1000.0
@@ -52,6 +58,8 @@ class RunParams:
     exchange: str = "sparse"
     build: str = "replicated"
     spikes: str = "gathered"
+    partition: str = "bisection"
+    long_period_ms: float = 0.0
 
     def __post_init__(self):
         for name in ("duration_ms", "dt_ms", "flush_every_ms"):
@@ -59,8 +67,11 @@ class RunParams:
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be finite and > 0")
         if self.seed < 0:
             raise ValueError(f"seed = {self.seed}: must be >= 0")
+        if not (self.long_period_ms >= 0) or math.isinf(self.long_period_ms):
+            raise ValueError(f"long_period_ms = {self.long_period_ms!r}: must be finite and "
+                             ">= 0 (0: off)")
         for name, allowed in (("exchange", EXCHANGES), ("build", BUILDS),
-                              ("spikes", SPIKE_OUTPUTS)):
+                              ("spikes", SPIKE_OUTPUTS), ("partition", PARTITIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be one of "
                                  f"{', '.join(map(repr, allowed))}")

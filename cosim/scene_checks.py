@@ -34,6 +34,35 @@ def _check_adaptation(ctx, b, recs) -> None:
                              "own receptor")
 
 
+def _check_partition(scene) -> None:
+    """run.partition = "area" and run.long_period_ms need areas (a voxel atlas); the long
+    period must be a whole number of exchange periods and fit the 8-bit step offset of
+    a spike on the wire (256 steps)."""
+    ctx, run = scene.path, scene.run
+    voxel = isinstance(scene.brain.atlas, AtlasSpec)
+    if run.partition == "area" and not voxel:
+        raise SceneError(ctx, "run.partition", "'area' needs a voxel atlas (brain.atlas.kind "
+                         "= 'synthetic' or 'allen'): the patch atlas has one area")
+    if run.long_period_ms == 0:
+        return
+    if not voxel:
+        raise SceneError(ctx, "run.long_period_ms", "two-level intervals need a voxel atlas "
+                         "(inter-area synapses); the patch atlas has one area")
+    from brain.engine import exchange_period
+    steps = run.long_period_ms / run.dt_ms
+    min_delay = max(1, int(round(scene.brain.delays.min_ms / run.dt_ms)))
+    period = exchange_period(min_delay, int(round(scene.bridge.interval_ms / run.dt_ms)))
+    if abs(steps - round(steps)) > 1e-9 or round(steps) % period:
+        raise SceneError(ctx, "run.long_period_ms",
+                         f"{run.long_period_ms} must be a whole multiple of the exchange "
+                         f"period, {period * run.dt_ms:g} ms (min(brain.delays.min_ms, "
+                         "bridge.interval_ms), a divisor of the interval)")
+    if round(steps) > 256:
+        raise SceneError(ctx, "run.long_period_ms",
+                         f"{run.long_period_ms} ms is {round(steps)} steps: at most 256 "
+                         f"({256 * run.dt_ms:g} ms) fit a spike's step offset on the wire")
+
+
 def check_cross(scene) -> None:
     """Rules that tie several keys together; each message states the rule."""
     ctx, b, run = scene.path, scene.brain, scene.run
@@ -89,6 +118,7 @@ def check_cross(scene) -> None:
                 raise SceneError(ctx, f"brain.{kind}[{i}].delay_ms",
                                  f"{rule.delay_ms} must be >= run.dt_ms = {run.dt_ms}")
     _check_body_timestep(scene)
+    _check_partition(scene)
     if isinstance(b.atlas, AtlasSpec):
         _check_voxel_atlas(scene)
         return

@@ -54,6 +54,9 @@ def _network(scene: Scene) -> tuple:
     key = repr((scene.brain, scene.run.seed, scene.run.dt_ms, scene.bridge.interval_ms))
     if key not in _NETWORKS:
         model = build_brain_model(scene)
+        if scene.run.long_period_ms:    # the envs rebuild an Engine from the synapses
+            raise ValueError(f"{scene.path}: run.long_period_ms is not supported by the "
+                             "gymnasium envs; set it to 0")
         engine = build_engine(scene, model, 1, 0, LocalExchange())
         _NETWORKS[key] = (model, engine.gid, engine.syn, engine.period_steps)
         engine.close()

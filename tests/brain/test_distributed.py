@@ -56,6 +56,18 @@ def test_partial_tables_wire_the_replicated_synapses(models, n_ranks):
             assert np.array_equal(getattr(got, k), getattr(want, k)), (r, k)
 
 
+@pytest.mark.parametrize("n_ranks", [2, 3, 5])
+def test_area_partition_from_the_layout_equals_the_replicated_one(models, n_ranks):
+    """run.partition = "area": the layout's voxel weights give the same partition (5
+    ranks: more ranks than this scene's areas, so areas are split too)."""
+    _, full, base = models
+    rank_of = rank_of_cells(full, n_ranks, "area")
+    assert np.array_equal(rank_of_voxels(base, n_ranks, "area")[full.cells.voxel], rank_of)
+    assert len(np.unique(rank_of)) == n_ranks
+    model, gids = local_model(base, n_ranks, n_ranks - 1, "area")
+    assert np.array_equal(gids, local_cells(rank_of, n_ranks - 1))
+
+
 def test_cell_blocks_concatenate_to_the_full_table(models):
     scene, full, base = models
     pools = build_pools(scene, full, 10)

@@ -40,7 +40,40 @@ BAD = [
     ({"seed = 20241": "seed = 1.5"}, "run.seed", "not an integer"),
     ({"seed = 20241": 'seed = 20241\nexchange = "alltoall"'}, "run.exchange",
      "must be one of 'sparse', 'allgather'"),
+    ({"seed = 20241": 'seed = 20241\npartition = "tiles"'}, "run.partition",
+     "must be one of 'bisection', 'area'"),
+    ({"seed = 20241": 'seed = 20241\npartition = "area"'}, "run.partition",
+     "needs a voxel atlas"),
+    ({"seed = 20241": "seed = 20241\nlong_period_ms = -2.0"}, "run.long_period_ms",
+     "must be finite and >= 0"),
+    ({"seed = 20241": "seed = 20241\nlong_period_ms = 2.0"}, "run.long_period_ms",
+     "need a voxel atlas"),
 ]
+
+# run.long_period_ms on a voxel atlas (the bilateral cortex: 1 ms exchange period)
+BAD_LONG = [
+    ("run.long_period_ms=1.5", "whole multiple of the exchange period, 1 ms"),
+    ("run.long_period_ms=0.25", "whole multiple of the exchange period"),
+    ("run.long_period_ms=30.0", "at most 256 (25.6 ms) fit"),
+    ("run.long_period_ms=inf", "must be finite and >= 0"),
+    ('run.long_period_ms="2"', "not a number"),
+]
+
+
+@pytest.mark.parametrize("override,message", BAD_LONG, ids=[b[0] for b in BAD_LONG])
+def test_bad_long_period_names_file_key_and_rule(override, message):
+    with pytest.raises(SceneError) as info:
+        load(SCENES / "bilateral_cortex.toml", overrides=[override])
+    assert info.value.key == "run.long_period_ms"
+    assert "bilateral_cortex.toml" in str(info.value) and message in str(info.value)
+
+
+def test_partition_and_long_period_defaults_keep_one_level():
+    scene = load(SCENES / "bilateral_cortex.toml")
+    assert scene.run.partition == "bisection" and scene.run.long_period_ms == 0.0
+    two = load(SCENES / "bilateral_cortex.toml",
+               overrides=['run.partition="area"', "run.long_period_ms=4.0"])
+    assert two.run.partition == "area" and two.run.long_period_ms == 4.0
 
 
 @pytest.mark.parametrize("replace,key,message", BAD, ids=[b[1] for b in BAD])
