@@ -87,15 +87,17 @@ def embedded_parts(scene, out_path, spikes: SpikeBuffer | None = None,
 
 def run_embedded(scene, out_path, progress: bool = True,
                  spikes: SpikeBuffer | None = None, checkpoints: Schedule = Schedule(),
-                 resume: Checkpoint | None = None, overlap: bool | None = None) -> RunResult:
+                 resume: Checkpoint | None = None, overlap: bool = False) -> RunResult:
     """Run ``scene`` in this process and write ``out_path`` (HDF5).
 
     ``checkpoints``: when to write a checkpoint (and one is written when a signal stops
     the run); ``resume``: continue the run of that checkpoint (``scene`` must be
     ``resume.scene()``), appending to ``out_path``. ``overlap``: step the body in a
-    thread while the brain computes the next interval (default: when ``bridge.lag``;
-    see `run_intervals`).
+    thread while the brain computes the next interval (needs ``bridge.lag``; see
+    `run_intervals`).
     """
+    if overlap and not scene.bridge.lag:      # before anything is built or written
+        raise ValueError("overlap needs bridge.lag = true")
     t0 = time.perf_counter()
     brain, body_side = embedded_parts(scene, out_path, spikes, checkpoints, resume)
     build_s = time.perf_counter() - t0
@@ -133,21 +135,21 @@ def _interrupt(signum: int, k: int, scene, checkpoints: Schedule, body_side: Bod
 
 def run_intervals(brain: BrainSide, body_side: BodySide, scene, k0: int = 0, *,
                   checkpoints: Schedule = Schedule(), caught=(), done=lambda k: None,
-                  interrupted=None, overlap: bool | None = None) -> None:
+                  interrupted=None, overlap: bool = False) -> None:
     """Step intervals k0 .. scene.n_intervals - 1 of an embedded run.
 
     ``done(k)`` is called after body interval k; when ``caught`` (the signals caught so
     far) is not empty after an interval k, ``interrupted(k)`` returns the exception
     raised. A `SimulationFault` closes the file (``body_side.stop``) and propagates.
 
-    ``overlap`` (default: ``scene.bridge.lag``) steps body interval k in a worker thread
-    while the brain computes interval k+1. With the lag that is the schedule of the MPI
-    run (the brain's interval k+1 needs the afferents body interval k-1 sent), and the
-    kernels and ``mj_step`` release the GIL, so the two really run at once. The results
-    are those of the serial loop bit for bit: see `_run_overlapped`.
+    ``overlap`` steps body interval k in a worker thread while the brain computes
+    interval k+1. With ``bridge.lag`` that is the schedule of the MPI run (the brain's
+    interval k+1 needs the afferents body interval k-1 sent), and the kernels and
+    ``mj_step`` release the GIL, so the two can run at once. The results are those of
+    the serial loop bit for bit (see `_run_overlapped`). It is off by default: it only
+    pays with a core to spare, and on a shared machine the body thread, descheduled
+    while it holds the GIL, stalls the brain (README, Performance).
     """
-    if overlap is None:
-        overlap = scene.bridge.lag
     if overlap and not scene.bridge.lag:
         raise ValueError("overlap needs bridge.lag = true: without the lag the brain's "
                          "next interval waits for the body's afferents")
