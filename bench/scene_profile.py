@@ -9,8 +9,11 @@ the brain side (afferents in, motor counts, spike buffer: "bridge (brain)"), MuJ
 (``Body.step``), output (HDF5 chunks), and the rest of the body side ("bridge (body)":
 transfer, proprioception). It then runs the same engine alone (no body, bridge or
 output) for the same simulated time: co-simulation overhead = loop / brain alone - 1.
-The first interval is a warm-up (JIT cache loading) and not timed. Prints one line per
-phase and a JSON dict with --json.
+The first interval is a warm-up (JIT cache loading) and not timed. With ``bridge.lag``
+the loop runs a second time overlapped (``cosim.runner.run_intervals``: the body steps in a
+thread while the brain computes the next interval), timed whole: "loop (overlapped)",
+and its overhead over the brain alone. Prints one line per phase and a JSON dict with
+--json.
 """
 import argparse
 import json
@@ -71,6 +74,8 @@ def profile(scene_path, duration_ms=None, threads=1):
         loop_s = time.perf_counter() - t1
         brain.finish()
         body.finish()
+        overlapped_s = _overlapped_loop(scene, os.path.join(tmp, "overlapped.h5")) \
+            if scene.bridge.lag else None
     tm = dict(eng.timing)
     sim_s = (scene.n_intervals - 1) * scene.bridge.interval_ms * 1e-3
     engine_s = tm["update_s"] + tm["exchange_s"] + tm["deliver_s"] + tm["python_s"]
@@ -95,10 +100,26 @@ def profile(scene_path, duration_ms=None, threads=1):
                           "output": acc["output_s"] / sim_s,
                           "bridge (body)": (acc["body_side_s"] - acc["body_step_s"]
                                             - acc["output_s"]) / sim_s},
+           "overlapped_loop_rtf": None if overlapped_s is None else overlapped_s / sim_s,
+           "overlapped_overhead": None if overlapped_s is None else overlapped_s / alone_s - 1,
            "periods": int(round(sim_s * 1e3 / (eng.period_steps * model.dt_ms)))}
     row["python_us_per_period"] = (tm["python_s"] + acc["brain_s"] - engine_s) \
         / row["periods"] * 1e6
     return row
+
+
+def _overlapped_loop(scene, path) -> float:
+    """Wall seconds of intervals 1 .. K-1 of the embedded loop with the body overlapped."""
+    from cosim.runner import embedded_parts, run_intervals
+    brain, body = embedded_parts(scene, path)
+    brain.interval(0)
+    body.interval(0)
+    t0 = time.perf_counter()
+    run_intervals(brain, body, scene, 1, overlap=True)
+    wall_s = time.perf_counter() - t0
+    brain.finish()
+    body.finish()
+    return wall_s
 
 
 def print_profile(row, out=sys.stdout):
@@ -110,6 +131,9 @@ def print_profile(row, out=sys.stdout):
     print(f"  {'loop':16s} {row['loop_rtf']:8.3f} s/s; brain alone {row['brain_alone_rtf']:.3f}"
           f" s/s; co-simulation overhead {100 * row['cosim_overhead']:+.1f} %; Python per "
           f"exchange period {row['python_us_per_period']:.0f} us", file=out)
+    if row["overlapped_loop_rtf"] is not None:
+        print(f"  {'loop (overlapped)':16s} {row['overlapped_loop_rtf']:8.3f} s/s; co-simulation "
+              f"overhead {100 * row['overlapped_overhead']:+.1f} %", file=out)
 
 
 def main():

@@ -24,8 +24,9 @@ _REL_TOL = 1e-9
 
 
 # the warnings MuJoCo counts when it resets a diverged simulation
-_RESET_WARNINGS = (int(mujoco.mjtWarning.mjWARN_BADQACC), int(mujoco.mjtWarning.mjWARN_BADQPOS),
-                   int(mujoco.mjtWarning.mjWARN_BADQVEL))
+_RESET_WARNINGS = np.array([int(mujoco.mjtWarning.mjWARN_BADQACC),
+                            int(mujoco.mjtWarning.mjWARN_BADQPOS),
+                            int(mujoco.mjtWarning.mjWARN_BADQVEL)])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,9 +108,23 @@ class Body:
             rest_excitation = np.zeros(self.n_muscles)
         self.settle(rest_excitation)
 
+    def _cache_readouts(self) -> None:
+        """Index arrays and muscle constants the per-interval readouts use, gathered once
+        (each ``model.actuator_*[ids]`` is a fresh copy, and the co-simulation reads
+        them every millisecond); `settle` gathers them again after a model change."""
+        m, ids = self.model, self._muscle_ids
+        self._act_adr = m.actuator_actadr[ids].copy()
+        self._range_lo = m.actuator_gainprm[ids, 0].copy()
+        self._length_lo_m = m.actuator_lengthrange[ids, 0].copy()
+        L0 = muscles.optimal_length_m(m, ids)
+        self._L0_m = L0
+        # the product muscles.normalised_velocity divides by, computed in the same order
+        self._v_scale = L0 * m.actuator_gainprm[ids, 6]
+
     def settle(self, rest_excitation: np.ndarray) -> None:
         """Settle again with ``rest_excitation`` (unitless, [0, 1] per muscle) held for
         ``params.settle_s``, make the result the state `reset` restores, and reset."""
+        self._cache_readouts()
         m, d = self.model, self.data
         rest_key = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_KEY, "rest")
         if rest_key >= 0:
@@ -201,11 +216,11 @@ class Body:
         MuJoCo resets a diverged simulation itself (and only counts a warning), so a
         reset since the last call is reported too: the trajectory is no longer physical.
         """
-        m, d, ids = self.model, self.data, self._muscle_ids
-        act, force = muscles.activation(m, d, ids), muscles.force_N(m, d, ids)
+        d, ids = self.data, self._muscle_ids
+        act, force = d.act[self._act_adr], d.actuator_force[ids]
         # one sum per array is the fast path (called every interval); NaN/inf propagate
         if not np.isfinite(act.sum() + force.sum() + d.qpos.sum() + d.qvel.sum()):
-            for name, values in (("activation", act), ("force_N", force)):
+            for name, values in (("activation", act), ("force_N", 0.0 - force)):
                 bad = np.flatnonzero(~np.isfinite(values))
                 if len(bad):
                     return f"muscle {self.muscle_names[bad[0]]}: {name} is {values[bad[0]]}"
@@ -220,7 +235,8 @@ class Body:
         return None
 
     def _reset_count(self) -> int:
-        return sum(int(self.data.warning[w].number) for w in _RESET_WARNINGS)
+        # one array read instead of a struct per warning (this runs every interval)
+        return int(self.data.warning.number[_RESET_WARNINGS].sum())
 
     def _n_steps(self, duration_s: float) -> int:
         if not (duration_s > 0) or not np.isfinite(duration_s):
@@ -249,11 +265,14 @@ class Body:
 
     def proprioception(self) -> MuscleSense:
         """Normalised muscle length, velocity and force (MuJoCo's muscle normalisation)."""
-        m, d, ids = self.model, self.data, self._muscle_ids
+        d, ids = self.data, self._muscle_ids
+        # muscles.normalised_length / normalised_velocity with the constants cached:
+        # the same operations in the same order, so the same bits
         return MuscleSense(
-            length_norm=muscles.normalised_length(m, d, ids),
-            velocity_norm=muscles.normalised_velocity(m, d, ids),
-            force_norm=muscles.force_N(m, d, ids) / self._peak_force_N,
+            length_norm=self._range_lo + (d.actuator_length[ids] - self._length_lo_m)
+            / self._L0_m,
+            velocity_norm=d.actuator_velocity[ids] / self._v_scale,
+            force_norm=muscles.force_N(self.model, d, ids) / self._peak_force_N,
         )
 
     @property

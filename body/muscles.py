@@ -59,7 +59,8 @@ def set_excitation(
     if not np.all(np.isfinite(u)):
         bad = np.flatnonzero(~np.isfinite(u))
         raise ValueError(f"excitation: must be finite, got {u[bad]} at muscle index {bad}")
-    data.ctrl[muscle_ids] = np.clip(u, 0.0, 1.0)
+    # np.clip's bits without its Python wrapper (called every co-simulation interval)
+    data.ctrl[muscle_ids] = np.minimum(np.maximum(u, 0.0), 1.0)
 
 
 def excitation(model: mujoco.MjModel, data: mujoco.MjData, muscle_ids: np.ndarray) -> np.ndarray:

@@ -77,4 +77,5 @@ def afferent_rates_Hz(sense: MuscleSense, params: AfferentParams) -> np.ndarray:
     rates[:, 0] = p.r0_Ia_Hz + p.k_length_Ia_Hz * stretch + p.k_velocity_Ia_Hz * velocity_term
     rates[:, 1] = p.r0_II_Hz + p.k_length_II_Hz * stretch
     rates[:, 2] = p.r0_Ib_Hz + p.k_force_Ib_Hz * f
-    return np.clip(rates, 0.0, p.max_rate_Hz, out=rates)
+    # np.clip's bits without its Python wrapper (called every co-simulation interval)
+    return np.minimum(np.maximum(rates, 0.0, out=rates), p.max_rate_Hz, out=rates)

@@ -238,14 +238,19 @@ class Engine:
         out["long_periods"] = self._long_periods
         return out
 
-    def set_afferent_rates(self, rate_Hz: np.ndarray) -> None:
-        """Afferent Poisson rate per local cell (Hz), held until the next call."""
+    def set_afferent_rates(self, rate_Hz: np.ndarray, cells: np.ndarray | None = None) -> None:
+        """Afferent Poisson rate (Hz) per local cell, held until the next call; with
+        ``cells`` (int64 local indices) only of those cells, the others keep theirs
+        (the bridge updates its few afferent cells every interval)."""
         rate_Hz = np.asarray(rate_Hz, dtype=np.float64)
-        if rate_Hz.shape != (self.n_local,):
-            raise ValueError(f"afferent rates: expected shape ({self.n_local},), "
+        expected = (self.n_local,) if cells is None else np.shape(cells)
+        if rate_Hz.shape != expected:
+            raise ValueError(f"afferent rates: expected shape {expected}, "
                              f"got {rate_Hz.shape}")
-        self.aff_lam[:] = rate_Hz * self.model.dt_ms * 1e-3
-        self.aff_p0[:] = np.exp(-self.aff_lam)
+        lam = rate_Hz * self.model.dt_ms * 1e-3
+        where = slice(None) if cells is None else cells
+        self.aff_lam[where] = lam
+        self.aff_p0[where] = np.exp(-lam)
 
     def set_stimulus_current(self, current_pA: np.ndarray) -> None:
         """Extra current per local cell (pA) on top of the scene's DC stimuli, held until

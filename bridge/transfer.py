@@ -91,7 +91,9 @@ class ExcitationTransfer:
             raise ValueError(f"counts: expected shape {self.pool_size.shape}, got {counts.shape}")
         instant_Hz = counts / (self.pool_size * self.interval_ms * 1e-3)
         self.rate_Hz = self.decay * self.rate_Hz + (1.0 - self.decay) * instant_Hz
-        return np.clip(self.baseline + self.gain * self.rate_Hz, 0.0, self.saturation)
+        # np.clip's bits without its Python wrapper (this runs every interval)
+        return np.minimum(np.maximum(self.baseline + self.gain * self.rate_Hz, 0.0),
+                          self.saturation)
 
 
 def afferent_drive_Hz(rates_Hz: np.ndarray, channel_of_cell: np.ndarray,

@@ -84,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-figure", action="store_true", help="do not write the summary PNG")
     run.add_argument("--no-cache", action="store_true",
                      help="neither read nor write the built-model cache")
+    run.add_argument("--overlap", action="store_true",
+                     help="step the body in a thread while the brain computes the next "
+                     "interval (needs bridge.lag = true; same results; faster only with a "
+                     "free core)")
     launch = sub.add_parser("launch", help="run a scene as an MPI MPMD job",
                             description="Run SCENE over MPI: mpiexec -n N python -m brain "
                             "SCENE : -n 1 python -m body SCENE, with this environment's "
@@ -296,7 +300,7 @@ def _cmd_run(args) -> int:
     scene, out, checkpoints, resume = _run_setup(args)
     try:
         r = run_embedded(scene, out, progress=not args.no_progress, checkpoints=checkpoints,
-                         resume=resume)
+                         resume=resume, overlap=args.overlap)
     except RunInterrupted as exc:
         if exc.checkpoint:
             print(f"wrote checkpoint {exc.checkpoint}; continue with: cosim run --resume "

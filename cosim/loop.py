@@ -54,7 +54,6 @@ class BrainSide:
         self._aff_channel = channel[np.searchsorted(gids, self.engine.gid[local])]
         aff = self.scene.brain.afferents
         self._fibres = aff.fibres_per_cell if aff else 0.0
-        self._drive = np.zeros(self.engine.n_local)
         record = self.scene.run.record
         self._recorded = None if not record else np.array(
             [self.model.params.type_index(t) for t in record], dtype=np.int64)
@@ -65,9 +64,9 @@ class BrainSide:
         if msg.stop_signal:
             self.stop_signal = msg.stop_signal
             return False
-        rates = msg.rates_Hz
-        self._drive[self._aff_local] = afferent_drive_Hz(rates, self._aff_channel, self._fibres)
-        self.engine.set_afferent_rates(self._drive)
+        # only the afferent cells: the others have no afferent input (rate 0) from start
+        self.engine.set_afferent_rates(
+            afferent_drive_Hz(msg.rates_Hz, self._aff_channel, self._fibres), self._aff_local)
         try:
             steps, gids = self.engine.run(self.scene.interval_steps)
         except FloatingPointError as exc:     # the engine names the time and the cell

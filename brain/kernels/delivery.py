@@ -5,7 +5,8 @@ from numba import njit, prange
 __all__ = ["_deliver"]
 
 
-@njit(cache=True, parallel=True)
+# nogil: with bridge.lag the embedded run steps the body in a thread meanwhile
+@njit(cache=True, parallel=True, nogil=True)
 def _deliver(spike_step, spike_gid, indptr, target, weight_code, weight_table_nS,
              delay_steps, receptor_of_source, ring_nS, n_parts):
     """Add each synapse's weight to the slot of its arrival step.

@@ -99,7 +99,8 @@ def _count_cells(hk, b, cdf_cell, tab, poisson_cdf, poisson_tail, count):
                                                poisson_tail)
 
 
-@njit(cache=True, parallel=True)
+# nogil: with bridge.lag the embedded run steps the body in a thread meanwhile
+@njit(cache=True, parallel=True, nogil=True)
 def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, mg_mM, ref_steps, i_dc_pA,
              poisson_table, poisson_cdf, poisson_tail, poisson_w_nS, aff_lam, aff_p0,
              aff_w_nS, aff_receptor, ring_nS, v_mV, refr, x, g_nS, spike_step, spike_idx,

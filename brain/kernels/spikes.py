@@ -5,7 +5,8 @@ from numba import njit
 __all__ = ["_collect_spikes"]
 
 
-@njit(cache=True)
+# nogil: with bridge.lag the embedded run steps the body in a thread meanwhile
+@njit(cache=True, nogil=True)
 def _collect_spikes(chunk_spikes, chunk_stride, spike_step, spike_idx, step0, n_steps, gid,
                     out_step, out_gid):
     """Counting sort by step of the spikes of every chunk (``neurons._advance``'s output).
