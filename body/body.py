@@ -114,12 +114,7 @@ class Body:
         them every millisecond); `settle` gathers them again after a model change."""
         m, ids = self.model, self._muscle_ids
         self._act_adr = m.actuator_actadr[ids].copy()
-        self._range_lo = m.actuator_gainprm[ids, 0].copy()
-        self._length_lo_m = m.actuator_lengthrange[ids, 0].copy()
-        L0 = muscles.optimal_length_m(m, ids)
-        self._L0_m = L0
-        # the product muscles.normalised_velocity divides by, computed in the same order
-        self._v_scale = L0 * m.actuator_gainprm[ids, 6]
+        self._norm = muscles.norm_constants(m, ids)
 
     def settle(self, rest_excitation: np.ndarray) -> None:
         """Settle again with ``rest_excitation`` (unitless, [0, 1] per muscle) held for
@@ -220,7 +215,8 @@ class Body:
         act, force = d.act[self._act_adr], d.actuator_force[ids]
         # one sum per array is the fast path (called every interval); NaN/inf propagate
         if not np.isfinite(act.sum() + force.sum() + d.qpos.sum() + d.qvel.sum()):
-            for name, values in (("activation", act), ("force_N", 0.0 - force)):
+            for name, values in (("activation", act),
+                                 ("force_N", muscles.force_N(self.model, d, ids))):
                 bad = np.flatnonzero(~np.isfinite(values))
                 if len(bad):
                     return f"muscle {self.muscle_names[bad[0]]}: {name} is {values[bad[0]]}"
@@ -265,14 +261,11 @@ class Body:
 
     def proprioception(self) -> MuscleSense:
         """Normalised muscle length, velocity and force (MuJoCo's muscle normalisation)."""
-        d, ids = self.data, self._muscle_ids
-        # muscles.normalised_length / normalised_velocity with the constants cached:
-        # the same operations in the same order, so the same bits
+        m, d, ids = self.model, self.data, self._muscle_ids
         return MuscleSense(
-            length_norm=self._range_lo + (d.actuator_length[ids] - self._length_lo_m)
-            / self._L0_m,
-            velocity_norm=d.actuator_velocity[ids] / self._v_scale,
-            force_norm=muscles.force_N(self.model, d, ids) / self._peak_force_N,
+            length_norm=muscles.normalised_length(m, d, ids, self._norm),
+            velocity_norm=muscles.normalised_velocity(m, d, ids, self._norm),
+            force_norm=muscles.force_N(m, d, ids) / self._peak_force_N,
         )
 
     @property

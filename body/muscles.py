@@ -14,10 +14,14 @@ length of 1 is exactly where MuJoCo's force-length curve peaks:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import mujoco
 import numpy as np
 
 __all__ = [
+    "NormConstants",
+    "norm_constants",
     "set_excitation",
     "excitation",
     "activation",
@@ -115,22 +119,44 @@ def optimal_length_m(model: mujoco.MjModel, muscle_ids: np.ndarray) -> np.ndarra
     return (lengthrange[:, 1] - lengthrange[:, 0]) / (operating[:, 1] - operating[:, 0])
 
 
-def normalised_length(
-    model: mujoco.MjModel, data: mujoco.MjData, muscle_ids: np.ndarray
-) -> np.ndarray:
-    """Length in optimal lengths (1 = peak of MuJoCo's force-length curve); float64[n_muscles]."""
-    lengthrange = model.actuator_lengthrange[muscle_ids]
-    range_lo = model.actuator_gainprm[muscle_ids, 0]
+@dataclass(frozen=True)
+class NormConstants:
+    """The model constants of MuJoCo's muscle normalisation, per muscle (float64):
+    ``range_lo`` (gainprm[0]), ``length_lo_m`` (lengthrange[0]), ``L0_m`` (optimal
+    length) and ``v_scale`` (L0 * vmax, m/s). Gather once where the readouts run often."""
+
+    range_lo: np.ndarray
+    length_lo_m: np.ndarray
+    L0_m: np.ndarray
+    v_scale: np.ndarray
+
+
+def norm_constants(model: mujoco.MjModel, muscle_ids: np.ndarray) -> NormConstants:
+    """`NormConstants` of ``muscle_ids`` (copies: independent of later model edits)."""
     L0 = optimal_length_m(model, muscle_ids)
-    return range_lo + (data.actuator_length[muscle_ids] - lengthrange[:, 0]) / L0
+    return NormConstants(range_lo=model.actuator_gainprm[muscle_ids, 0].copy(),
+                         length_lo_m=model.actuator_lengthrange[muscle_ids, 0].copy(),
+                         L0_m=L0, v_scale=L0 * model.actuator_gainprm[muscle_ids, 6])
+
+
+def normalised_length(
+    model: mujoco.MjModel, data: mujoco.MjData, muscle_ids: np.ndarray,
+    constants: NormConstants | None = None,
+) -> np.ndarray:
+    """Length in optimal lengths (1 = peak of MuJoCo's force-length curve); float64[n_muscles].
+    ``constants``: `norm_constants` gathered before (the same values, not looked up again)."""
+    c = norm_constants(model, muscle_ids) if constants is None else constants
+    return c.range_lo + (data.actuator_length[muscle_ids] - c.length_lo_m) / c.L0_m
 
 
 def normalised_velocity(
-    model: mujoco.MjModel, data: mujoco.MjData, muscle_ids: np.ndarray
+    model: mujoco.MjModel, data: mujoco.MjData, muscle_ids: np.ndarray,
+    constants: NormConstants | None = None,
 ) -> np.ndarray:
-    """Velocity in units of the maximum velocity L0 * vmax, + = lengthening; float64[n_muscles]."""
-    vmax = model.actuator_gainprm[muscle_ids, 6]
-    return data.actuator_velocity[muscle_ids] / (optimal_length_m(model, muscle_ids) * vmax)
+    """Velocity in units of the maximum velocity L0 * vmax, + = lengthening; float64[n_muscles].
+    ``constants`` as in `normalised_length`."""
+    c = norm_constants(model, muscle_ids) if constants is None else constants
+    return data.actuator_velocity[muscle_ids] / c.v_scale
 
 
 def normalised_force(

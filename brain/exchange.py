@@ -105,6 +105,17 @@ def _displs(counts: np.ndarray) -> np.ndarray:
     return displs
 
 
+def _allgatherv(comm, send: np.ndarray):
+    """(every rank's int64 ``send`` laid end to end in rank order, count per rank)."""
+    from mpi4py import MPI
+
+    counts = np.zeros(comm.Get_size(), dtype=np.int64)
+    wait(comm.Iallgather(np.array([len(send)], dtype=np.int64), counts))
+    recv = np.empty(int(counts.sum()), dtype=np.int64)
+    wait(comm.Iallgatherv(send, [recv, counts, _displs(counts), MPI.INT64_T]))
+    return recv, counts
+
+
 class MpiExchange:
     """Exchange over an MPI communicator of brain ranks (non-blocking allgather)."""
 
@@ -125,13 +136,8 @@ class MpiExchange:
 
     def exchange(self, steps: np.ndarray, gids: np.ndarray, start: int):
         """Every rank's spikes of the period from ``start``, sorted by (step, gid)."""
-        from mpi4py import MPI
-
         send = _wire(steps, gids, start)
-        counts = np.zeros(self.n_ranks, dtype=np.int64)
-        wait(self.comm.Iallgather(np.array([len(send)], dtype=np.int64), counts))
-        recv = np.empty(int(counts.sum()), dtype=np.int64)
-        wait(self.comm.Iallgatherv(send, [recv, counts, _displs(counts), MPI.INT64_T]))
+        recv, _ = _allgatherv(self.comm, send)
         peers = self.n_ranks - 1
         st = self.stats
         st["periods"] += 1
@@ -203,10 +209,7 @@ class SparseMpiExchange:
         comm, n, me = self.comm, self.n_ranks, self.rank
         self.local_gids = np.ascontiguousarray(local_gids, dtype=np.int64)
         n_cells = len(indptr) - 1
-        counts = np.zeros(n, dtype=np.int64)
-        wait(comm.Iallgather(np.array([len(self.local_gids)], dtype=np.int64), counts))
-        every = np.empty(int(counts.sum()), dtype=np.int64)
-        wait(comm.Iallgatherv(self.local_gids, [every, counts, _displs(counts), MPI.INT64_T]))
+        every, counts = _allgatherv(comm, self.local_gids)
         owner = np.full(n_cells, -1, dtype=np.int32)
         owner[every] = np.repeat(np.arange(n, dtype=np.int32), counts)
         del every
@@ -278,8 +281,8 @@ class SparseMpiExchange:
 
 
 def mpi_exchange(kind: str, comm):
-    """The MPI exchange named by a scene's ``run.exchange`` ("sparse" or "allgather")."""
-    classes = {"sparse": SparseMpiExchange, "allgather": MpiExchange}
+    """The MPI exchange named by a scene's ``run.exchange`` (one of `EXCHANGES`)."""
+    classes = {cls.kind: cls for cls in (SparseMpiExchange, MpiExchange)}
     if kind not in classes:
         raise ValueError(f"exchange {kind!r}: must be one of {', '.join(EXCHANGES)}")
     return classes[kind](comm)

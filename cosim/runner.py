@@ -96,8 +96,8 @@ def run_embedded(scene, out_path, progress: bool = True,
     thread while the brain computes the next interval (needs ``bridge.lag``; see
     `run_intervals`).
     """
-    if overlap and not scene.bridge.lag:      # before anything is built or written
-        raise ValueError("overlap needs bridge.lag = true")
+    if overlap:
+        _check_overlap(scene)                 # before anything is built or written
     t0 = time.perf_counter()
     brain, body_side = embedded_parts(scene, out_path, spikes, checkpoints, resume)
     build_s = time.perf_counter() - t0
@@ -118,6 +118,13 @@ def run_embedded(scene, out_path, progress: bool = True,
     return RunResult(path=str(out_path), n_spikes=n_spikes, n_cells=brain.model.n_cells,
                      n_synapses=n_syn, build_s=build_s, run_wall_s=run_s,
                      simulated_ms=scene.run.duration_ms)
+
+
+def _check_overlap(scene) -> None:
+    if not scene.bridge.lag:
+        raise ValueError(f"{scene.path}: bridge.lag = false: overlap needs bridge.lag = "
+                         "true (without the lag the brain's next interval waits for the "
+                         "body's afferents)")
 
 
 def _interrupt(signum: int, k: int, scene, checkpoints: Schedule, body_side: BodySide,
@@ -150,9 +157,8 @@ def run_intervals(brain: BrainSide, body_side: BodySide, scene, k0: int = 0, *,
     pays with a core to spare, and on a shared machine the body thread, descheduled
     while it holds the GIL, stalls the brain (README, Performance).
     """
-    if overlap and not scene.bridge.lag:
-        raise ValueError("overlap needs bridge.lag = true: without the lag the brain's "
-                         "next interval waits for the body's afferents")
+    if overlap:
+        _check_overlap(scene)
     run = _run_overlapped if overlap else _run_serial
     try:
         run(brain, body_side, scene, k0, checkpoints, caught, done, interrupted)

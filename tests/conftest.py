@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,3 +42,18 @@ SMALL = {"duration_ms = 1000.0": "duration_ms = 200.0",
 def small_scene_path(tmp_path) -> Path:
     """A ~1000-cell, 200 ms variant of the demo (fast enough for many tests)."""
     return write_scene(tmp_path, "small.toml", **SMALL)
+
+
+def diverge_body_at(monkeypatch, call: int) -> None:
+    """Make the body's ``call``-th ``Body.step`` (1-based; one per bridge interval) start
+    from an infinite velocity, so MuJoCo resets the state and the run must stop there."""
+    from body.body import Body
+    real_step, calls = Body.step, []
+
+    def step(self, excitation, duration_s):
+        calls.append(1)
+        if len(calls) == call:
+            self.data.qvel[:] = np.inf
+        real_step(self, excitation, duration_s)
+
+    monkeypatch.setattr(Body, "step", step)

@@ -13,10 +13,10 @@ import h5py
 import numpy as np
 import pytest
 
-from body.body import Body
 from cosim.interrupts import SimulationFault
 from cosim.runner import embedded_parts, run_embedded
 from cosim.scene import load
+from tests.conftest import diverge_body_at
 
 
 def test_nan_membrane_is_named_with_time_and_cell(tmp_path, small_scene_path):
@@ -38,15 +38,7 @@ def test_nan_membrane_is_named_with_time_and_cell(tmp_path, small_scene_path):
 
 def test_diverged_body_stops_the_run_and_keeps_the_file(tmp_path, small_scene_path,
                                                          monkeypatch):
-    real_step, calls = Body.step, []
-
-    def step(self, excitation, duration_s):
-        calls.append(1)
-        if len(calls) == 21:            # interval 20: the physics blows up
-            self.data.qvel[:] = np.inf
-        real_step(self, excitation, duration_s)
-
-    monkeypatch.setattr(Body, "step", step)
+    diverge_body_at(monkeypatch, 21)    # interval 20: the physics blows up
     out = tmp_path / "run.h5"
     with pytest.raises(SimulationFault, match=r"t = 21 ms: body .*reset the state"):
         run_embedded(load(small_scene_path), out, progress=False)

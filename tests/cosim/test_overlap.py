@@ -6,11 +6,11 @@ import h5py
 import numpy as np
 import pytest
 
-from body.body import Body
 from cosim.checkpoint import schedule
 from cosim.interrupts import SimulationFault
 from cosim.runner import run_embedded
 from cosim.scene import load
+from tests.conftest import diverge_body_at
 
 
 def _datasets(path) -> dict:
@@ -59,17 +59,8 @@ def test_overlapped_run_stops_at_a_body_fault_like_the_serial_run(tmp_path, smal
                                                                   monkeypatch):
     """The faulty interval is the file's last, and no spike of the interval the brain
     computed meanwhile reaches the file."""
-    real_step = Body.step
-
     def run(overlap):
-        calls = []
-
-        def step(self, excitation, duration_s):
-            calls.append(1)
-            if len(calls) == 21:        # interval 20: the physics blows up
-                self.data.qvel[:] = np.inf
-            real_step(self, excitation, duration_s)
-        monkeypatch.setattr(Body, "step", step)
+        diverge_body_at(monkeypatch, 21)    # interval 20: the physics blows up
         out = tmp_path / f"fault_{overlap}.h5"
         with pytest.raises(SimulationFault, match=r"t = 21 ms: body"):
             run_embedded(load(small_scene_path), out, progress=False, overlap=overlap)
