@@ -6,7 +6,8 @@ Figures live in :mod:`cosim.analysis.figures`, which is not imported here so tha
 numerical functions do not pull in matplotlib.
 """
 from cosim.analysis.phases import (bandpass, circular_mean, group_phase_stats,
-                                   group_spike_phases, hilbert_phase, phase_difference_deg,
+                                   group_spike_phases, hilbert_phase, locking_by_distance,
+                                   phase_difference_deg,
                                    rayleigh_p, spike_phases, vector_strength, wrap_phase)
 from cosim.analysis.rates import cell_rates, population_rate, rate_profile, voxel_rate_map
 from cosim.analysis.spectra import (CoherenceVsChance, band_coherence, band_power, coherence,
@@ -19,5 +20,5 @@ __all__ = [
     "coherence_surrogate", "coherence_vs_chance", "CoherenceVsChance",
     "bandpass", "hilbert_phase", "spike_phases", "wrap_phase", "circular_mean",
     "vector_strength", "rayleigh_p", "phase_difference_deg", "group_spike_phases",
-    "group_phase_stats",
+    "group_phase_stats", "locking_by_distance",
 ]

@@ -16,7 +16,7 @@ from scipy import signal as sps
 
 __all__ = ["wrap_phase", "bandpass", "hilbert_phase", "spike_phases", "circular_mean",
            "vector_strength", "rayleigh_p", "phase_difference_deg", "group_spike_phases",
-           "group_phase_stats"]
+           "group_phase_stats", "locking_by_distance"]
 
 
 def wrap_phase(phase_rad):
@@ -213,4 +213,51 @@ def group_phase_stats(spike_times_ms, spike_ids, groups: dict, t_ms, phase) -> d
     for name, p in group_spike_phases(spike_times_ms, spike_ids, groups, t_ms, phase).items():
         out[name] = {"n_spikes": int(p.size), "mean_deg": float(np.degrees(circular_mean(p))),
                      "vector_strength": vector_strength(p), "rayleigh_p": rayleigh_p(p)}
+    return out
+
+
+def locking_by_distance(spike_phases_rad, spike_distance_um, cell_distance_um, edges_um,
+                        window_ms: float) -> dict:
+    """Phase locking of a group of cells in rings of distance from a site (e.g. the
+    stimulus), to show how far a locally generated rhythm entrains the cells around it.
+
+    Parameters
+    ----------
+    spike_phases_rad : array_like, shape (k,)
+        Reference phase of each spike, radians.
+    spike_distance_um : array_like, shape (k,)
+        Distance of each spike's cell from the site, um.
+    cell_distance_um : array_like, shape (n,)
+        Distance of every cell of the group (silent ones too), um: the rates' denominator.
+    edges_um : array_like, shape (m + 1,)
+        Ring edges, increasing, um; ring ``i`` is ``[edges[i], edges[i + 1])``.
+    window_ms : float
+        Length of the window the spikes come from, ms.
+
+    Returns
+    -------
+    dict
+        ``{"edges_um", "n_cells", "rate_Hz", "vector_strength", "mean_deg"}``, lists of m
+        values per ring (NaN where a ring has no cell or no spike).
+    """
+    ph = np.asarray(spike_phases_rad, dtype=np.float64).ravel()
+    sd = np.asarray(spike_distance_um, dtype=np.float64).ravel()
+    cd = np.asarray(cell_distance_um, dtype=np.float64).ravel()
+    edges = np.asarray(edges_um, dtype=np.float64)
+    if ph.shape != sd.shape:
+        raise ValueError(f"spike_phases_rad and spike_distance_um differ in length: "
+                         f"{ph.size}, {sd.size}")
+    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"edges_um must be increasing, with at least 2 values: {edges}")
+    ring_spike = np.searchsorted(edges, sd, side="right") - 1
+    ring_cell = np.searchsorted(edges, cd, side="right") - 1
+    out = {"edges_um": edges.tolist(), "n_cells": [], "rate_Hz": [], "vector_strength": [],
+           "mean_deg": []}
+    for i in range(edges.size - 1):
+        n = int(np.count_nonzero(ring_cell == i))
+        p = ph[ring_spike == i]
+        out["n_cells"].append(n)
+        out["rate_Hz"].append(p.size / n / (window_ms / 1e3) if n else float("nan"))
+        out["vector_strength"].append(vector_strength(p))
+        out["mean_deg"].append(float(np.degrees(circular_mean(p))))
     return out

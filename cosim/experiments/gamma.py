@@ -4,7 +4,10 @@ gamma: the population rate of the M1 E cells that are NOT stimulated, during the
 stimulus (the first 100 ms after onset left out), against the same scene with
 ``brain.dc[0].amplitude_pA = 0`` and ``amplitude_pA_per_pF = 0`` (the no-stimulus control).
 phase: in the same run, the 30-50 Hz phase of every spike of the non-stimulated M1
-cells relative to that population rate, per layer and type (seed fig. 1D).
+cells relative to that population rate, per layer and type (seed fig. 1D); and, recorded
+but not checked, the same locking in rings of distance from the stimulated site
+(``locking_by_distance``): the per-layer criteria pool every cell of M1, most of them far
+from a one-voxel stimulus, so the rings show where the rhythm actually holds.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ LAYERS = ("L2/3", "L5A", "L5B", "L6")
 TYPES = ("E", "FS", "LTS")
 BAND, HIGH = (30.0, 50.0), (60.0, 100.0)
 ONSET_MS = 100.0
+RINGS_UM = (0.0, 150.0, 300.0, 500.0, 800.0, 1200.0, np.inf)   # along the cortical surface
 CONTROL = ("brain.dc[0].amplitude_pA=0.0", "brain.dc[0].amplitude_pA_per_pF=0.0")
 
 
@@ -114,9 +118,44 @@ def run_phase(exp) -> None:
                   note="steps L2/3->L5A->L5B->L6: " + ", ".join(f"{s:+.0f}" for s in steps))
         exp.check(k + "E_total_shift_deg", float(np.sum(steps)), ">=", 30.0)
         exp.record(k + "stats", {f"{a}.{b}": v for (a, b), v in st.items()})
+        rings = locking_rings(stim)
+        if rings:
+            exp.record(k + "locking_by_distance", rings)
+            x = np.asarray(RINGS_UM[1:-1])
+            exp.figure(figures.profile_figure(
+                {f"{g} ({name})": (x, np.asarray(r[name][:-1]))
+                 for g, r in rings.items() if g.endswith(".E")
+                 for name in ("vector_strength",)},
+                exp.out_dir / f"phase_locality_seed{seed}.png",
+                xlabel="distance from the stimulated site, outer ring edge (um)",
+                ylabel="vector strength", title=f"E locking vs distance (seed {seed})"))
         exp.figure(figures.phase_histograms(
             phases, LAYERS, TYPES, exp.out_dir / f"phase_seed{seed}.png",
             title=f"M1 spike phase vs 30-50 Hz M1 E rate (seed {seed})"))
+
+
+def locking_rings(run) -> dict:
+    """``{"<layer>.<type>": an.locking_by_distance(...)}`` of the non-stimulated M1 cells,
+    distances along the cortical surface from the centroid of the stimulated cells; {} for
+    a run without surface points or stimulated cells."""
+    site = run.cells(stimulated=True)
+    if run.sheet_um is None or not len(site):
+        return {}
+    t0, t1 = window(run)
+    t, rate = m1_rate(run, t0, t1)
+    phase = an.hilbert_phase(rate, 1000.0, *BAND)
+    centre = run.sheet_um[site].mean(axis=0)
+    dist = np.linalg.norm(run.sheet_um - centre, axis=1)
+    out = {}
+    for lay in LAYERS:
+        for ty in TYPES:
+            g = run.cells(region="MOp", layer=lay, kind=ty, stimulated=False)
+            ts, gs = run.spikes_of(g, t0, t1)
+            keep = (ts >= t[0]) & (ts <= t[-1])      # the samples spike_phases keeps
+            ph = an.spike_phases(ts[keep], t, phase)
+            out[f"{lay}.{ty}"] = an.locking_by_distance(ph, dist[gs[keep]], dist[g],
+                                                        RINGS_UM, t1 - t0)
+    return out
 
 
 def _diff(a_deg: float, b_deg: float) -> float:

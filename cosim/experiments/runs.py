@@ -36,6 +36,7 @@ class RunData:
     stim_window_ms: tuple          # (start, stop) of brain.dc[0]
     duration_ms: float
     afferent_type: str             # the cell type that hears the body ("" if none)
+    sheet_um: np.ndarray | None = None   # (n, 3) surface points of atlas scenes, else None
 
     @classmethod
     def read(cls, path) -> "RunData":
@@ -54,7 +55,8 @@ class RunData:
                        body={k: f["body"][k][()] for k in f["body"]},
                        joint_names=list(f["body"].attrs["joint_names"]),
                        stim_window_ms=win, duration_ms=float(f.attrs["duration_ms"]),
-                       afferent_type=aff["cell_type"] if aff else "")
+                       afferent_type=aff["cell_type"] if aff else "",
+                       sheet_um=c["sheet_um"][()] if "sheet_um" in c else None)
 
     @property
     def n(self) -> int:

@@ -130,3 +130,24 @@ def test_homogeneous_poisson_is_not_locked():
                           ref_t[200:-200], phase[200:-200])["flat"]
     assert s["vector_strength"] < 0.03
     assert s["rayleigh_p"] > 0.01
+
+
+def test_locking_by_distance_separates_locked_near_cells_from_unlocked_far_ones():
+    from cosim.analysis.phases import locking_by_distance
+    rng = np.random.default_rng(3)
+    # 40 near cells (50-150 um) spike at phase 0.8 +- 0.3 rad, 60 far cells (600-900 um)
+    # at uniform phases; 2 spikes per cell in a 500 ms window -> 4 Hz
+    cell_d = np.concatenate([rng.uniform(50, 150, 40), rng.uniform(600, 900, 60)])
+    spike_d = np.repeat(cell_d, 2)
+    ph = np.concatenate([rng.normal(0.8, 0.3, 80), rng.uniform(-np.pi, np.pi, 120)])
+    out = locking_by_distance(ph, spike_d, cell_d, [0.0, 300.0, 500.0, 1000.0], 500.0)
+    assert out["n_cells"] == [40, 0, 60]
+    assert out["rate_Hz"][0] == pytest.approx(4.0) and out["rate_Hz"][2] == pytest.approx(4.0)
+    assert np.isnan(out["rate_Hz"][1]) and np.isnan(out["vector_strength"][1])
+    assert out["vector_strength"][0] == pytest.approx(np.exp(-0.3 ** 2 / 2), abs=0.05)
+    assert out["mean_deg"][0] == pytest.approx(np.degrees(0.8), abs=6.0)
+    assert out["vector_strength"][2] < 0.2
+    with pytest.raises(ValueError, match="increasing"):
+        locking_by_distance(ph, spike_d, cell_d, [0.0, 0.0], 500.0)
+    with pytest.raises(ValueError, match="differ in length"):
+        locking_by_distance(ph[:5], spike_d, cell_d, [0.0, 1.0], 500.0)
