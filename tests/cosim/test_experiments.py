@@ -78,6 +78,17 @@ def test_phase_reuses_the_stimulus_run(out_dir):
     stats = m["metrics"]["seed1.stats"]["value"]
     assert all(stats[f"{lay}.E"]["n_spikes"] > 50 for lay in ("L2/3", "L5A", "L5B", "L6"))
     assert (out_dir / "gamma" / "phase_seed1.png").is_file()
+    assert (out_dir / "gamma" / "phase_locality_seed1.png").is_file()
+    # the rings hold every non-stimulated cell of the group once, and the spikes of the
+    # rings add up to the group's own count
+    rings = m["metrics"]["seed1.locking_by_distance"]["value"]
+    for lay in ("L2/3", "L5B"):
+        r = rings[f"{lay}.E"]
+        assert len(r["n_cells"]) == len(r["edges_um"]) - 1 == 6
+        window_s = (2000.0 - 300.0) / 1e3
+        n_spikes = sum(round(n * rate * window_s) for n, rate in zip(r["n_cells"], r["rate_Hz"])
+                       if n)
+        assert n_spikes == stats[f"{lay}.E"]["n_spikes"]
     # at --scale 0.3: deep-layer E locked to M1 gamma, E later with depth; L2/3 E is not
     # locked (vector strength 0.11) and the LTS lags are off in three layers
     crit = m["metrics"]
