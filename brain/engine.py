@@ -197,7 +197,7 @@ class Engine:
         self.poisson_table, self.poisson_cdf, self.poisson_tail = \
             _poisson_tables(rate_Hz * m.dt_ms * 1e-3)
         # which chunks share their parameters and Poisson table (fixed from here on)
-        self._layout = chunk_layout(self.cell_params, self.receptor_params, self.ref_steps,
+        self._layout, self._chunk_params = chunk_layout(self.cell_params, self.receptor_params, self.ref_steps,
                                     self.poisson_w_nS, self.poisson_table)
         aff = m.params.afferents
         self.aff_receptor = m.params.receptor_index(aff.receptor) if aff else -1
@@ -401,7 +401,8 @@ class Engine:
                      self.poisson_w_nS, self.aff_lam,
                      self.aff_p0, self.aff_w_nS, self.aff_receptor, self.ring_nS, self.v_mV,
                      self.refr, self.x, self.g_nS, self._spike_step, self._spike_idx,
-                     self._chunk_spikes, self._chunk_bad, self._layout)
+                     self._chunk_spikes, self._chunk_bad, self._layout,
+                     self._chunk_params)
             if self._chunk_bad.any():
                 raise FloatingPointError(f"t = {s * m.dt_ms:g}-{e * m.dt_ms:g} ms: "
                                          f"{int((~np.isfinite(self.v_mV)).sum())} membrane "

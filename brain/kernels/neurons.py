@@ -80,6 +80,18 @@ def _at_ol(a, j):
     return lambda a, j: a
 
 
+def _is_scalar(a):
+    """True for a scalar, False for an array (a compile-time constant)."""
+    raise NotImplementedError
+
+
+@overload(_is_scalar, inline="always")
+def _is_scalar_ol(a):
+    if isinstance(a, types.Array):
+        return lambda a: False
+    return lambda a: True
+
+
 def _crow(cellp, k, lo, hi):
     """Row k of the chunk's cell parameters: cellp[k, lo:hi], or the scalar cellp[k]."""
     raise NotImplementedError
@@ -146,23 +158,31 @@ def _same_in_chunks(rows: np.ndarray, n: int) -> np.ndarray:
 
 
 def chunk_layout(cell, rec, ref_steps, poisson_w_nS, poisson_table):
-    """What ``_advance`` may know of its chunks in advance: int64[n_chunks, 1 + n_r].
+    """What ``_advance`` may know of its chunks in advance: (layout int64[n_chunks,
+    1 + n_r], params float64[n_chunks, n_params]).
 
-    Column 0 is 1 where the chunk's cells share every parameter (cell and receptor rows,
-    ref_steps, poisson_w_nS), so the kernel reads them once, as scalars. Column 1 + r is
-    receptor r's background Poisson table for the chunk: its index when every cell uses
-    it, -1 when no cell has input, -2 for mixed tables. Valid while those arrays do not
-    change (the engine builds them once, in ``prepare``).
+    layout[c, 0] is 1 where the chunk's cells share every parameter (cell and receptor
+    rows, ref_steps, poisson_w_nS), so the kernel reads them once, as scalars, from
+    params[c] = (cell[:, i], rec[:, :, i] row by row, poisson_w_nS[:, i], ref_steps[i])
+    of its first cell i (one contiguous row per chunk: no scattered loads). layout[c,
+    1 + r] is receptor r's background Poisson table for the chunk: its index when every
+    cell uses it, -1 when no cell has input, -2 for mixed tables. Valid while those
+    arrays do not change (the engine builds them once, in ``prepare``).
     """
     n = ref_steps.shape[0]
     n_r = poisson_table.shape[0]
     rows = [cell[k] for k in range(cell.shape[0])]
     rows += [rec[k, r] for k in range(rec.shape[0]) for r in range(n_r)]
-    rows += [ref_steps] + [poisson_w_nS[r] for r in range(n_r)]
+    rows += [poisson_w_nS[r] for r in range(n_r)] + [ref_steps]
     n_chunks = (n + CHUNK - 1) // CHUNK
     out = np.zeros((n_chunks, 1 + n_r), dtype=np.int64)
     out[:, 0] = _same_in_chunks(rows, n)
     starts = np.arange(n_chunks) * CHUNK
+    params = np.ascontiguousarray(np.stack([np.asarray(row, dtype=np.float64)[starts]
+                                            for row in rows], axis=1)) if n else \
+        np.zeros((0, len(rows)))
+    if n:       # ref_steps come back exactly from float64 (small integers)
+        out[:, 0] &= params[:, -1] == np.asarray(ref_steps)[starts]
     for r in range(n_r):
         tab = np.asarray(poisson_table[r], dtype=np.int64)
         if n == 0:
@@ -170,7 +190,7 @@ def chunk_layout(cell, rec, ref_steps, poisson_w_nS, poisson_table):
         one = _same_in_chunks([tab], n)
         any_input = np.logical_or.reduceat(tab >= 0, starts)
         out[:, 1 + r] = np.where(~any_input, -1, np.where(one, tab[starts], -2))
-    return out
+    return out, params
 
 
 @njit(cache=True, inline="always")
@@ -234,7 +254,7 @@ def _count_cells(hk, b, cdf_cell, tab, poisson_cdf, poisson_tail, count):
 def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, mg_mM, ref_steps, i_dc_pA,
              poisson_table, poisson_cdf, poisson_tail, poisson_w_nS, aff_lam, aff_p0,
              aff_w_nS, aff_receptor, ring_nS, v_mV, refr, x, g_nS, spike_step, spike_idx,
-             chunk_spikes, chunk_bad, layout=None):
+             chunk_spikes, chunk_bad, layout=None, chunk_params=None):
     """Advance every local cell by ``n_steps`` steps starting at global step ``step0``.
 
     Cells do not interact within the run (delays >= the exchange period), so chunks of
@@ -259,9 +279,9 @@ def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, mg_mM, ref_steps, i_dc
     spike_step/spike_idx[c*CHUNK*n_steps ...] and their number to chunk_spikes[c];
     non-finite membrane potentials are counted in chunk_bad[c].
 
-    layout: ``chunk_layout(cell, rec, ref_steps, poisson_w_nS, poisson_table)``, or
-    None to work it out per chunk and call (every chunk then reads per-cell rows).
-    Both give the same bits.
+    layout, chunk_params: ``chunk_layout(cell, rec, ref_steps, poisson_w_nS,
+    poisson_table)``, or None to work the tables out per chunk and call (every chunk then
+    reads per-cell rows). Both give the same bits.
     """
     n = v_mV.shape[0]
     n_r = x.shape[0]
@@ -269,8 +289,10 @@ def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, mg_mM, ref_steps, i_dc
     keys = np.array([stream_key(seed, STREAM_POISSON), stream_key(seed, STREAM_AFFERENT)])
     if layout is None:
         lay = np.full((n_chunks, 1 + n_r), -3, dtype=np.int64)
+        par = np.zeros((n_chunks, 1))
     else:
         lay = layout
+        par = chunk_params
     for c in prange(n_chunks):
         lo = c * CHUNK
         hi = min(n, lo + CHUNK)
@@ -280,17 +302,17 @@ def _advance(step0, n_steps, dt_ms, seed, gid, cell, rec, mg_mM, ref_steps, i_dc
             poisson_table, poisson_cdf, poisson_tail, poisson_w_nS, aff_lam, aff_p0,
             aff_w_nS, aff_receptor, ring_nS, v_mV, refr, x, g_nS,
             spike_step[out:out + (hi - lo) * n_steps], spike_idx[out:out + (hi - lo) * n_steps],
-            lay[c])
+            lay[c], par[c])
 
 
 @njit(cache=True, error_model="numpy")
 def _advance_chunk(lo, hi, step0, n_steps, dt_ms, keys, gid, cell, rec, mg_mM, ref_steps,
                    i_dc_pA, poisson_table, poisson_cdf, poisson_tail, poisson_w_nS, aff_lam,
                    aff_p0, aff_w_nS, aff_receptor, ring_nS, v_mV, refr, x, g_nS, spike_step,
-                   spike_idx, lay):
+                   spike_idx, lay, par):
     """Cells lo:hi of ``_advance`` over all its steps. Returns (spikes written to
-    spike_step/spike_idx, non-finite potentials). lay: the chunk's row of
-    ``chunk_layout`` (all -3: unknown, work it out here).
+    spike_step/spike_idx, non-finite potentials). lay, par: the chunk's rows of
+    ``chunk_layout`` (lay all -3: unknown, work it out here).
     """
     m = hi - lo
     n_r = x.shape[0]
@@ -322,9 +344,12 @@ def _advance_chunk(lo, hi, step0, n_steps, dt_ms, keys, gid, cell, rec, mg_mM, r
                 for q in range(POISSON_TABLE_LEN):
                     cdf_cell[r, q, j] = 2.0 if tab[j] < 0 else poisson_cdf[tab[j], q]
     if uniform:
-        return _chunk_steps(lo, hi, step0, n_steps, dt_ms, keys, gid, cell[:, lo],
-                            rec[:, :, lo], mg_mM, ref_steps[lo], i_dc_pA, poisson_table,
-                            poisson_cdf, poisson_tail, poisson_w_nS[:, lo], aff_lam, aff_p0,
+        n_c, n_k = cell.shape[0], rec.shape[0]
+        return _chunk_steps(lo, hi, step0, n_steps, dt_ms, keys, gid, par[:n_c],
+                            par[n_c:n_c + n_k * n_r].reshape((n_k, n_r)), mg_mM,
+                            np.int64(par[n_c + n_k * n_r + n_r]), i_dc_pA, poisson_table,
+                            poisson_cdf, poisson_tail,
+                            par[n_c + n_k * n_r:n_c + n_k * n_r + n_r], aff_lam, aff_p0,
                             aff_w_nS, aff_receptor, ring_nS, v_mV, refr, x, g_nS,
                             spike_step, spike_idx, tables, cdf_cell)
     return _chunk_steps(lo, hi, step0, n_steps, dt_ms, keys, gid, cell, rec, mg_mM,
@@ -400,7 +425,9 @@ def _chunk_steps(lo, hi, step0, n_steps, dt_ms, keys, gid, cellp, recp, mg_mM, r
             # 2. arrivals (ring slot, then cleared, + Poisson) and the exact
             #    conductance step; the step-averaged conductance goes into the sums
             #    (or, under a magnesium block, to g_mean first)
-            fuse = mg_mM[r] == 0.0
+            # (fused on uniform chunks only: on per-cell rows, the loop has too many
+            # arrays for LLVM's alias checks and would not vectorise)
+            fuse = mg_mM[r] == 0.0 and _is_scalar(C)
             E_rev = _rrow(recp, _EREV, r, lo, hi)
             _receptor_step(ring_nS[slot, r, lo:hi], tb != -1, count, _prow(pwp, r, lo, hi),
                            use_a, aff_add, _rrow(recp, _GAIN, r, lo, hi),
@@ -408,8 +435,9 @@ def _chunk_steps(lo, hi, step0, n_steps, dt_ms, keys, gid, cellp, recp, mg_mM, r
                            _rrow(recp, _P22, r, lo, hi), x[r, lo:hi], g_nS[r, lo:hi],
                            fuse, E_rev, g_mean, g_sum, gE_sum)
             if not fuse:
-                for j in range(m):
-                    g_mean[j] = g_mean[j] / (1.0 + mg_mM[r] / 3.57 * math.exp(-0.062 * v[j]))
+                if mg_mM[r] > 0.0:
+                    for j in range(m):
+                        g_mean[j] = g_mean[j] / (1.0 + mg_mM[r] / 3.57 * math.exp(-0.062 * v[j]))
                 for j in range(m):
                     g_sum[j] += g_mean[j]
                     gE_sum[j] += g_mean[j] * _at(E_rev, j)

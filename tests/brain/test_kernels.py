@@ -204,7 +204,7 @@ def test_advance_chunk_layout_gives_the_same_bits(mg):
     lam[1, 256:384] = 0.4
     table, cdf, tail = _poisson_tables(lam)
     w_in = np.where(lam > 0, 0.4, 0.0)
-    lay = chunk_layout(cell, rec, ref_steps[type_of], w_in, table)
+    lay, par = chunk_layout(cell, rec, ref_steps[type_of], w_in, table)
     assert 0 < lay[:, 0].sum() < len(lay) and (lay[:, 1] == -2).any() and (lay[:, 2] == -1).any()
     i_dc = rng.uniform(-100, 300, n)
     ring0 = (rng.uniform(0, 3, (256, n_r, n)) * (rng.random((256, n_r, n)) < 0.05)).astype(np.float32)
@@ -219,7 +219,7 @@ def test_advance_chunk_layout_gives_the_same_bits(mg):
         args = (0, steps, dt, 3, np.arange(n, dtype=np.int64), cell, rec, np.array([mg, 0.0]),
                 ref_steps[type_of].astype(np.int64), i_dc, table, cdf, tail, w_in, np.zeros(n),
                 np.ones(n), np.zeros(n), -1, ring, v, refr, x, g, spk_s, spk_i, cs, cb)
-        _advance(*args) if layout is None else _advance(*args, layout)
+        _advance(*args) if layout is None else _advance(*args, layout, par)
         assert cb.sum() == 0 and cs.sum() > 100
         out.append([a.view(np.uint8).tobytes() for a in (v, refr, x, g, ring, cs, spk_s, spk_i)])
     assert out[0] == out[1]
