@@ -26,8 +26,9 @@ import numpy as np
 
 from .connectivity import Synapses
 from .inputs import dc_schedule, poisson_arrays
-from .kernels.delivery import _deliver
-from .kernels.neurons import CELL_ROWS, CHUNK, POISSON_TABLE_LEN, RECEPTOR_ROWS, _advance
+from .kernels.delivery import _deliver_rows, row_delays, row_splits
+from .kernels.neurons import (CELL_ROWS, CHUNK, POISSON_TABLE_LEN, RECEPTOR_ROWS, _advance,
+                              chunk_layout)
 from .kernels.rng import STREAM_INIT, poisson_cdf_table, uniforms
 from .kernels.spikes import _collect_spikes
 from .model import Model
@@ -195,6 +196,9 @@ class Engine:
         rate_Hz, self.poisson_w_nS = poisson_arrays(m, self.gid)
         self.poisson_table, self.poisson_cdf, self.poisson_tail = \
             _poisson_tables(rate_Hz * m.dt_ms * 1e-3)
+        # which chunks share their parameters and Poisson table (fixed from here on)
+        self._layout, self._chunk_params = chunk_layout(self.cell_params, self.receptor_params, self.ref_steps,
+                                    self.poisson_w_nS, self.poisson_table)
         aff = m.params.afferents
         self.aff_receptor = m.params.receptor_index(aff.receptor) if aff else -1
         self.aff_lam = np.zeros(n)
@@ -202,6 +206,9 @@ class Engine:
         self.aff_w_nS = np.full(n, aff.weight_nS if aff else 0.0)
         self.stim_pA = np.zeros(n)
         self._out_degree = np.diff(self.syn.indptr)
+        # per source row: its one delay, if all its synapses share it (else -1)
+        self._row_delay = [row_delays(t.indptr, t.delay_steps) for t in self._tables()]
+        self._splits = {}       # (table, threads): where each thread's targets start per row
         if self.long_syn is not None:
             self._long_out_degree = np.diff(self.long_syn.indptr)
         self._current_key, self._current_pA = None, None
@@ -394,7 +401,8 @@ class Engine:
                      self.poisson_w_nS, self.aff_lam,
                      self.aff_p0, self.aff_w_nS, self.aff_receptor, self.ring_nS, self.v_mV,
                      self.refr, self.x, self.g_nS, self._spike_step, self._spike_idx,
-                     self._chunk_spikes, self._chunk_bad)
+                     self._chunk_spikes, self._chunk_bad, self._layout,
+                     self._chunk_params)
             if self._chunk_bad.any():
                 raise FloatingPointError(f"t = {s * m.dt_ms:g}-{e * m.dt_ms:g} ms: "
                                          f"{int((~np.isfinite(self.v_mV)).sum())} membrane "
@@ -429,9 +437,15 @@ class Engine:
 
     def _deliver(self, syn: Synapses, steps: np.ndarray, gids: np.ndarray) -> None:
         """Spikes (sorted by (step, gid)) into the ring through synapse table ``syn``."""
-        _deliver(steps, gids, syn.indptr, syn.target, syn.weight_code, syn.weight_table_nS,
-                 syn.delay_steps, self.receptor_of_source, self.ring_nS,
-                 numba.get_num_threads())
+        table = 0 if syn is self.syn else 1
+        key = (table, numba.get_num_threads())
+        split = self._splits.get(key)
+        if split is None:
+            split = self._splits[key] = row_splits(syn.indptr, syn.target, self.n_local,
+                                                   key[1])
+        _deliver_rows(steps, gids, syn.indptr, syn.target, syn.weight_code,
+                      syn.weight_table_nS, syn.delay_steps, self._row_delay[table], split,
+                      self.receptor_of_source, self.ring_nS)
 
     def _deliver_long(self, start: int) -> float:
         """Exchange (sparse) and deliver the spikes of the long period from ``start``

@@ -144,3 +144,82 @@ def test_collect_spikes_gives_step_gid_order():
     k = _collect_spikes(counts, stride, spike_step, spike_idx, step0, n_steps, gid, out_s, out_g)
     assert k == counts.sum()
     assert list(zip(out_s.tolist(), out_g.tolist())) == sorted(expected)
+
+
+def test_deliver_rows_matches_deliver_bit_for_bit():
+    """The engine's delivery (rows of one delay as a bare scatter, precomputed thread
+    splits) adds the same float32 values in the same order as ``_deliver``."""
+    from brain.kernels.delivery import _deliver_rows, row_delays, row_splits
+    rng = np.random.default_rng(5)
+    n_cells, n_local, n_syn = 60, 37, 900
+    pre = np.sort(rng.integers(0, n_cells, n_syn))
+    indptr = np.zeros(n_cells + 1, np.int64)
+    np.cumsum(np.bincount(pre, minlength=n_cells), out=indptr[1:])
+    target = rng.integers(0, n_local, n_syn).astype(np.int32)
+    weight = rng.uniform(0.1, 2, n_syn).astype(np.float32)
+    delay = rng.integers(1, 15, n_syn).astype(np.uint8)
+    for s in range(n_cells):
+        row = slice(indptr[s], indptr[s + 1])
+        target[row] = np.sort(target[row])
+        if s % 3:                       # two rows in three share one delay
+            delay[row] = 1 + s % 14
+    rd = row_delays(indptr, delay)
+    assert (rd >= 0).sum() > n_cells // 2 and (rd == -1).sum() > 5
+    rec = rng.integers(0, 2, n_cells).astype(np.int64)
+    steps = np.sort(rng.integers(0, 10, 200)).astype(np.int64)
+    gids = rng.integers(0, n_cells, 200).astype(np.int64)
+    syn = Synapses.from_weights(indptr, target, weight, delay)
+    b = np.zeros((32, 2, n_local), np.float32)
+    _deliver(steps, gids, indptr, target, syn.weight_code, syn.weight_table_nS, delay, rec, b, 1)
+    for n_parts in (1, 2, 3, 7):
+        a = np.zeros((32, 2, n_local), np.float32)
+        _deliver_rows(steps, gids, indptr, target, syn.weight_code, syn.weight_table_nS, delay,
+                      rd, row_splits(indptr, target, n_local, n_parts), rec, a)
+        assert np.array_equal(a.view(np.int32), b.view(np.int32))
+
+
+@pytest.mark.parametrize("mg", [0.0, 1.2])
+def test_advance_chunk_layout_gives_the_same_bits(mg):
+    """Chunks whose cells share their parameters read them as scalars (the engine's
+    ``chunk_layout``); every bit of the state and the spikes equals the per-cell path.
+    Cells grouped by type, so most chunks are uniform and some mixed; Poisson input with
+    one table, mixed tables (incl. a rate past the table's end) and none."""
+    from brain.kernels.neurons import chunk_layout
+    rng = np.random.default_rng(2)
+    n, n_r, dt, steps = 1000, 2, 0.1, 200
+    props = [propagator("exp", 2.0, 2.0, dt), propagator("alpha", 5.0, 5.0, dt)]
+    type_of = np.repeat([0, 1, 0, 2], [300, 200, 70, 430]).astype(np.int64)
+    C, gL = np.array([250.0, 100.0, 180.0]), np.array([12.5, 10.0, 9.0])
+    EL, Vth, Vr = np.array([-70.0, -65.0, -72.0]), np.array([-50.0, -52.0, -50.0]), \
+        np.array([-60.0, -60.0, -58.0])
+    ref_steps = np.array([20, 10, 5])
+    cell = np.stack([C[type_of], gL[type_of], (gL * EL)[type_of], Vth[type_of], Vr[type_of]])
+    one = np.array([[getattr(p, k) for p in props] for k in ("p11", "p21", "p22", "gain")])
+    rec = np.stack([np.repeat(one[k][:, None], n, axis=1) for k in range(4)]
+                   + [np.array([[0.0] * n, [-80.0] * n])])
+    rec[3, 1, 900:] *= 1.5              # a few cells differ in one receptor parameter
+    lam = np.zeros((n_r, n))
+    lam[0, :500] = 1.1
+    lam[0, 500:800] = np.where(np.arange(300) % 2, 3.0, 19.0)
+    lam[1, 256:384] = 0.4
+    table, cdf, tail = _poisson_tables(lam)
+    w_in = np.where(lam > 0, 0.4, 0.0)
+    lay, par = chunk_layout(cell, rec, ref_steps[type_of], w_in, table)
+    assert 0 < lay[:, 0].sum() < len(lay) and (lay[:, 1] == -2).any() and (lay[:, 2] == -1).any()
+    i_dc = rng.uniform(-100, 300, n)
+    ring0 = (rng.uniform(0, 3, (256, n_r, n)) * (rng.random((256, n_r, n)) < 0.05)).astype(np.float32)
+    v0 = rng.uniform(-65, -51, n)
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    out = []
+    for layout in (None, lay):
+        v, refr = v0.copy(), np.zeros(n, np.int64)
+        x, g, ring = np.zeros((n_r, n)), np.zeros((n_r, n)), ring0.copy()
+        spk_s, spk_i = np.zeros(n * steps, np.int64), np.zeros(n * steps, np.int64)
+        cs, cb = np.zeros(n_chunks, np.int64), np.zeros(n_chunks, np.int64)
+        args = (0, steps, dt, 3, np.arange(n, dtype=np.int64), cell, rec, np.array([mg, 0.0]),
+                ref_steps[type_of].astype(np.int64), i_dc, table, cdf, tail, w_in, np.zeros(n),
+                np.ones(n), np.zeros(n), -1, ring, v, refr, x, g, spk_s, spk_i, cs, cb)
+        _advance(*args) if layout is None else _advance(*args, layout, par)
+        assert cb.sum() == 0 and cs.sum() > 100
+        out.append([a.view(np.uint8).tobytes() for a in (v, refr, x, g, ring, cs, spk_s, spk_i)])
+    assert out[0] == out[1]
