@@ -197,8 +197,9 @@ class Engine:
         self.poisson_table, self.poisson_cdf, self.poisson_tail = \
             _poisson_tables(rate_Hz * m.dt_ms * 1e-3)
         # which chunks share their parameters and Poisson table (fixed from here on)
-        self._layout, self._chunk_params = chunk_layout(self.cell_params, self.receptor_params, self.ref_steps,
-                                    self.poisson_w_nS, self.poisson_table)
+        self._layout, self._chunk_params = chunk_layout(
+            self.cell_params, self.receptor_params, self.ref_steps, self.poisson_w_nS,
+            self.poisson_table)
         aff = m.params.afferents
         self.aff_receptor = m.params.receptor_index(aff.receptor) if aff else -1
         self.aff_lam = np.zeros(n)

@@ -183,10 +183,8 @@ def chunk_layout(cell, rec, ref_steps, poisson_w_nS, poisson_table):
         np.zeros((0, len(rows)))
     if n:       # ref_steps come back exactly from float64 (small integers)
         out[:, 0] &= params[:, -1] == np.asarray(ref_steps)[starts]
-    for r in range(n_r):
+    for r in range(n_r if n else 0):
         tab = np.asarray(poisson_table[r], dtype=np.int64)
-        if n == 0:
-            continue
         one = _same_in_chunks([tab], n)
         any_input = np.logical_or.reduceat(tab >= 0, starts)
         out[:, 1 + r] = np.where(~any_input, -1, np.where(one, tab[starts], -2))

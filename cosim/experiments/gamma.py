@@ -80,11 +80,16 @@ def _max_type_rate(run, gids, rates) -> float:
     return max((float(rates[names == n].mean()) for n in np.unique(names)), default=0.0)
 
 
+def m1_phase(run, t0, t1) -> tuple:
+    """(bin centres ms, 30-50 Hz phase rad) of ``m1_rate``: the phase reference."""
+    t, rate = m1_rate(run, t0, t1)
+    return t, an.hilbert_phase(rate, 1000.0, *BAND)
+
+
 def group_phases(run, groups: dict, t0, t1) -> dict:
     """Spike phases (rad) of each group of gids relative to the 30-50 Hz phase of
     ``m1_rate`` (0 at its peaks, later = positive)."""
-    t, rate = m1_rate(run, t0, t1)
-    phase = an.hilbert_phase(rate, 1000.0, *BAND)
+    t, phase = m1_phase(run, t0, t1)
     ts, gs = run.spikes_of(np.concatenate(list(groups.values())), t0, t1)
     return an.group_spike_phases(ts, gs, groups, t, phase)
 
@@ -123,9 +128,8 @@ def run_phase(exp) -> None:
             exp.record(k + "locking_by_distance", rings)
             x = np.asarray(RINGS_UM[1:-1])
             exp.figure(figures.profile_figure(
-                {f"{g} ({name})": (x, np.asarray(r[name][:-1]))
-                 for g, r in rings.items() if g.endswith(".E")
-                 for name in ("vector_strength",)},
+                {g: (x, np.asarray(r["vector_strength"][:-1]))
+                 for g, r in rings.items() if g.endswith(".E")},
                 exp.out_dir / f"phase_locality_seed{seed}.png",
                 xlabel="distance from the stimulated site, outer ring edge (um)",
                 ylabel="vector strength", title=f"E locking vs distance (seed {seed})"))
@@ -142,8 +146,7 @@ def locking_rings(run) -> dict:
     if run.sheet_um is None or not len(site):
         return {}
     t0, t1 = window(run)
-    t, rate = m1_rate(run, t0, t1)
-    phase = an.hilbert_phase(rate, 1000.0, *BAND)
+    t, phase = m1_phase(run, t0, t1)
     centre = run.sheet_um[site].mean(axis=0)
     dist = np.linalg.norm(run.sheet_um - centre, axis=1)
     out = {}
