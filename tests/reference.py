@@ -71,7 +71,7 @@ def advance_one_cell(v, refr, x, g, arrived, i_pA, p, E_rev, gain, dt, C, gL, EL
         return Vreset, refr - 1, False
     g_tot = gL + g_sum
     v_inf = (gL * EL + gE + i_pA) / g_tot
-    v = v_inf + (v - v_inf) * exp_neg(dt * g_tot / C)
+    v = v_inf + (v - v_inf) * exp_neg(g_tot * (dt / C))
     if v >= Vth:
         return Vreset, ref_steps, True
     return v, 0, False
