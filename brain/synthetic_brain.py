@@ -111,9 +111,13 @@ _BLOBS = (("CP", (2700, 3000, 1300), (800, 550, 500)),
 
 # Relative strengths (source, target, ipsi, contra), rounded from the Knox 2019
 # homogeneous model (connectome/knox2019_homogeneous_standard_model.csv; SSp from SSp-ul,
-# entries < 0.1 dropped).  Within-area wiring is the Gaussian rule, so the diagonal is 0.
+# entries < 0.1 dropped).  Within-area wiring is the Gaussian rule, so the ipsilateral
+# diagonal is 0; the contralateral diagonal is the homotopic (callosal / commissural)
+# projection, the strongest contralateral entry of each cortical area.
 # SIM -> DN/IP (Purkinje -> deep nuclei) is assumed: the homogeneous model shows almost none.
 _CONNECTOME = (
+    ("MOp", "MOp", 0.0, 3.33), ("MOs", "MOs", 0.0, 3.25), ("SSp", "SSp", 0.0, 0.676),
+    ("SSs", "SSs", 0.0, 1.67), ("FN", "FN", 0.0, 0.174),
     ("MOp", "MOs", 3.45, 0.96), ("MOp", "SSp", 1.68, 0.388), ("MOp", "SSs", 1.77, 0.699),
     ("MOp", "VAL", 0.41, 0.04), ("MOp", "VM", 0.148, 0.0), ("MOp", "VPL", 0.221, 0.0),
     ("MOp", "PG", 0.304, 0.027), ("MOp", "CP", 7.75, 3.93), ("MOp", "GPe", 0.246, 0.0),

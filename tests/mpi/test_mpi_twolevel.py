@@ -142,14 +142,16 @@ def test_counters_equal_the_traffic_model(runs, ranks, exchange):
 
 def test_sparse_area_two_level_against_allgather_at_4_ranks(runs):
     """The issue's acceptance 2 asks <= 1/4 of allgather's messages and bytes. Measured
-    here (51 ms): messages 0.370, bytes 0.340 -- not met: see README, Scale-out."""
+    here (51 ms): messages 0.541, bytes 0.466 -- not met: every area projects to the
+    three others (ipsilateral partner, homotopic and heterotopic callosal), see README,
+    Scale-out. (Before the homotopic callosal rows were added: 0.370 / 0.340.)"""
     total = {ex: {k: sum(s[k] for s in json.loads(runs(f"{ex}4", 4, ex)[3]["exchange_stats"]))
                   for k in ("messages", "bytes", "control_messages")}
              for ex in ("sparse", "allgather")}
     ratio = {k: total["sparse"][k] / total["allgather"][k] for k in total["sparse"]}
     print(f"sparse + area + two-level / allgather at 4 ranks: {ratio}")
-    assert ratio["messages"] < 0.45 and ratio["bytes"] < 0.4
-    assert ratio["control_messages"] < 0.7
+    assert ratio["messages"] < 0.6 and ratio["bytes"] < 0.5
+    assert ratio["control_messages"] < 0.9
 
 
 def test_resume_in_the_middle_of_a_long_period(runs):
