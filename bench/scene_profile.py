@@ -39,7 +39,7 @@ def _timed(obj, name, acc, key):
     setattr(obj, name, wrapper)
 
 
-def profile(scene_path, duration_ms=None, threads=1):
+def profile(scene_path, duration_ms=None, threads=1, overrides=(), overlap=True):
     import numba
     from brain.engine import Engine
     from cosim import scene as scene_mod
@@ -48,7 +48,7 @@ def profile(scene_path, duration_ms=None, threads=1):
     from cosim.runner import embedded_parts
 
     numba.set_num_threads(threads)
-    scene = scene_mod.load(scene_path, duration_ms=duration_ms)
+    scene = scene_mod.load(scene_path, duration_ms=duration_ms, overrides=overrides)
     acc = dict.fromkeys(("brain_s", "body_side_s", "body_step_s", "output_s"), 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -75,7 +75,7 @@ def profile(scene_path, duration_ms=None, threads=1):
         brain.finish()
         body.finish()
         overlapped_s = _overlapped_loop(scene, os.path.join(tmp, "overlapped.h5")) \
-            if scene.bridge.lag else None
+            if scene.bridge.lag and overlap else None
     tm = dict(eng.timing)
     sim_s = (scene.n_intervals - 1) * scene.bridge.interval_ms * 1e-3
     engine_s = tm["update_s"] + tm["exchange_s"] + tm["deliver_s"] + tm["python_s"]
@@ -142,8 +142,13 @@ def main():
     ap.add_argument("--duration-ms", type=float)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json")
+    ap.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
+                    help="scene override, e.g. brain.density_scale=0.2 (repeatable)")
+    ap.add_argument("--no-overlap", action="store_true",
+                    help="skip the overlapped loop (one model build fewer)")
     a = ap.parse_args()
-    row = profile(a.scene, a.duration_ms, a.threads)
+    row = profile(a.scene, a.duration_ms, a.threads, a.overrides, not a.no_overlap)
+    row["overrides"] = a.overrides
     print_profile(row)
     if a.json:
         with open(a.json, "w") as f:
