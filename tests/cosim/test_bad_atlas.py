@@ -240,7 +240,7 @@ CASES = [
     ("knox-nan", "connectome", ".csv", _knox_edit(12, 9, "nan"), CONN,
      ["line 12 (source id '", "column 9: nan: not a strength"]),
     ("knox-lacks-projection-source", "connectome", ".csv", _knox_without_source("629"),
-     "brain.projections[2].pre_regions[0]",
+     "brain.projections[4].pre_regions[0]",
      ["'VAL': not a source region of the connectome", "give the rule a strength"]),
     ("density-non-numeric", "densities", ".json", _density_json("many"), DENS,
      [f"Neurons.'{MOP}'[0][0]: 'many': not a number", "expected neurons per mm^3"]),
